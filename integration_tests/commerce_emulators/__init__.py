@@ -1,0 +1,5 @@
+"""API emulators for the connector set's tests, demo and benchmarks."""
+
+from commerce_emulators.base import Clock, Emulator, Fault, RequestLog
+
+__all__ = ["Clock", "Emulator", "Fault", "RequestLog"]

@@ -1,0 +1,32 @@
+"""Serve one emulator on 127.0.0.1 until Ctrl-C:  python -m commerce_emulators upgates --port 8801"""
+
+import argparse
+import importlib
+import time
+
+EMULATORS = {
+    "upgates": "commerce_emulators.upgates:UpgatesEmulator",
+    "cartum": "commerce_emulators.cartum:CartumEmulator",
+    "loyalty": "commerce_emulators.loyalty:LoyaltyEmulator",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m commerce_emulators", description=__doc__)
+    parser.add_argument("api", choices=sorted(EMULATORS))
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    args = parser.parse_args()
+    module, cls = EMULATORS[args.api].split(":")
+    emulator = getattr(importlib.import_module(module), cls)(latency=args.latency)
+    emulator.start(args.port)
+    print(f"{args.api} emulator on {emulator.url} (Ctrl-C stops it)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()

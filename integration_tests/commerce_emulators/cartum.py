@@ -1,0 +1,167 @@
+"""Cartum (Horoshop B2B) API emulator: the gateway, the token, the envelope and the shop.
+
+The read functions (`users/export`, `customer-groups/export`, `price-levels/export`,
+`orders/get`) live in `cartum_read.py`, the write function (`users/import`) in
+`cartum_import.py`; both register into `FUNCTIONS` below. Everything answers HTTP 200 with
+`{"status": …, "response": …}` as API-NOTES §2 describes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from commerce_emulators.base import Clock, Emulator
+
+# function name ("users/export") -> handler(emulator, body) -> (status, response)
+Handler = Callable[["CartumEmulator", dict[str, Any]], tuple[str, Any]]
+FUNCTIONS: dict[str, Handler] = {}
+B2B_FUNCTIONS: set[str] = set()
+
+
+def function(name: str, *, b2b: bool = False) -> Callable[[Handler], Handler]:
+    """Register a gateway function. `b2b=True`: FORBIDDEN on a shop without the B2B module."""
+
+    def register(fn: Handler) -> Handler:
+        FUNCTIONS[name] = fn
+        if b2b:
+            B2B_FUNCTIONS.add(name)
+        return fn
+
+    return register
+
+
+class CartumError(Exception):
+    """Raise from a handler to answer `{status, response: {message}}`."""
+
+    def __init__(self, status: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.response = {"message": message, **extra}
+
+
+@dataclass
+class Token:
+    value: str
+    expires: datetime
+
+
+@dataclass
+class Shop:
+    """The shop's world. Users are keyed by e-mail (the import's unique key); ids ascend."""
+
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customer_groups: list[dict[str, Any]] = field(default_factory=list)
+    price_levels: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    managers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    currencies: dict[int, str] = field(default_factory=lambda: {1: "UAH", 2: "USD", 3: "EUR"})
+    next_user_id: int = 1
+    next_order_id: int = 1
+
+    def users_by_id(self) -> list[dict[str, Any]]:
+        return sorted(self.users.values(), key=lambda u: u["id"])
+
+
+class CartumEmulator(Emulator):
+    name = "cartum"
+
+    def __init__(
+        self,
+        *,
+        login: str = "api-user",
+        password: str = "api-password",
+        b2b: bool = True,
+        token_lifetime: float = 600.0,
+        timezone: str = "Europe/Kyiv",
+        clock: Clock | None = None,
+        latency: float = 0.0,
+        seed: int = 1,
+    ) -> None:
+        super().__init__(latency=latency, seed=seed, clock=clock)
+        self.login = login
+        self.password = password
+        self.b2b = b2b
+        self.token_lifetime = token_lifetime
+        self.tz = ZoneInfo(timezone)
+        self.shop = Shop()
+        self.tokens: dict[str, Token] = {}
+        self.lock = threading.RLock()
+        # Switches for behaviour the docs leave open, set by tests (see the read/import modules).
+        self.switches: dict[str, Any] = {}
+
+    # ---- time ---------------------------------------------------------------------------
+    def local_now(self) -> datetime:
+        """Now in the shop's time zone, naive, as the API writes dates."""
+        return self.clock.now().astimezone(self.tz).replace(tzinfo=None, microsecond=0)
+
+    # ---- tokens -------------------------------------------------------------------------
+    def issue_token(self) -> str:
+        value = secrets.token_hex(16)
+        self.tokens[value] = Token(value, self.clock.now() + timedelta(seconds=self.token_lifetime))
+        return value
+
+    def expire_tokens(self) -> None:
+        """Invalidate every token now (a token rejected before its time)."""
+        self.tokens.clear()
+
+    def token_valid(self, value: Any) -> bool:
+        token = self.tokens.get(value) if isinstance(value, str) else None
+        return token is not None and token.expires > self.clock.now()
+
+    # ---- gateway ------------------------------------------------------------------------
+    def label(self, request: web.Request, body: Any) -> str | None:
+        return request.match_info.get("function") or None
+
+    def add_routes(self, app: web.Application) -> None:
+        # Register the function modules (import has the side effect of filling FUNCTIONS).
+        import commerce_emulators.cartum_import  # noqa: F401
+        import commerce_emulators.cartum_read  # noqa: F401
+
+        app.router.add_route("*", "/api/{function:.+?}/", self._gateway)
+        app.router.add_route("*", "/api/{function:.+?}", self._gateway)
+
+    async def _gateway(self, request: web.Request) -> web.Response:
+        name = request.match_info["function"].strip("/")
+        raw = await request.read()
+        if request.method == "GET":
+            body: Any = dict(request.query)
+        else:
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError as exc:
+                return self.envelope("HTTP_ERROR", {"code": 400, "message": f"Payload is not valid JSON: {exc}"})
+            if not isinstance(body, dict):
+                return self.envelope("HTTP_ERROR", {"code": 400, "message": "Payload must be a JSON object"})
+        if name == "auth":
+            return self._auth(body)
+        handler = FUNCTIONS.get(name)
+        if handler is None:
+            return self.envelope("UNDEFINED_FUNCTION", {"message": f"Function {name} is not defined"})
+        if not self.token_valid(body.get("token")):
+            status = "AUTHORIZATION_ERROR" if body.get("token") else "UNAUTHORIZED"
+            return self.envelope(status, {"message": "Authorization token is invalid or expired"})
+        if name in B2B_FUNCTIONS and not self.b2b:
+            return self.envelope("FORBIDDEN", {"message": "Use of the method is not allowed"})
+        try:
+            with self.lock:
+                status, response = handler(self, body)
+        except CartumError as err:
+            return self.envelope(err.status, err.response)
+        return self.envelope(status, response)
+
+    def _auth(self, body: dict[str, Any]) -> web.Response:
+        if body.get("login") != self.login or body.get("password") != self.password:
+            return self.envelope("ERROR", {"message": "Incorrect login or password"})
+        return self.envelope("OK", {"token": self.issue_token()})
+
+    @staticmethod
+    def envelope(status: str, response: Any) -> web.Response:
+        return web.json_response({"status": status, "response": response}, dumps=lambda o: json.dumps(o, ensure_ascii=False))

@@ -1,0 +1,1 @@
+"""Cartum users/import: to be written by the destination-cartum-users work."""

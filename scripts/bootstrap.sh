@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Creates .venv (Python 3.11) if missing and installs every package of the project into it:
+# each connector folder that has a pyproject.toml, the shared destination package, the
+# emulators and the test tools. Re-runs pip only when a pyproject.toml or
+# requirements-dev.txt changed since the last install (a stamp in .venv).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+
+find_python() {
+  for c in "${PYTHON:-}" python3.11 python3; do
+    [ -n "$c" ] || continue
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      echo "$c"; return 0
+    fi
+  done
+  echo "bootstrap: Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2
+  return 1
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  PY="$(find_python)"
+  echo "bootstrap: creating $VENV with $PY"
+  "$PY" -m venv "$VENV"
+fi
+
+# Packages in install order: shared libraries first, then connectors, then the emulators.
+mapfile -t PKGS < <(cd "$ROOT" && ls -d destination-common source-* destination-* integration_tests 2>/dev/null \
+  | awk '!seen[$0]++' | while read -r d; do [ -f "$d/pyproject.toml" ] && echo "$d"; done)
+
+stamp_src="$(cd "$ROOT" && cat requirements-dev.txt "${PKGS[@]/%//pyproject.toml}" | sha256sum | cut -d' ' -f1)"
+stamp_file="$VENV/.project-stamp"
+if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_src" ]; then
+  exit 0
+fi
+
+echo "bootstrap: installing ${PKGS[*]} and test tools into $VENV"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
+args=(-r "$ROOT/requirements-dev.txt")
+for p in "${PKGS[@]}"; do args+=(-e "$ROOT/$p"); done
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${args[@]}"
+echo "$stamp_src" > "$stamp_file"
+echo "bootstrap: done"
