@@ -84,6 +84,8 @@ class CartumEmulator(Emulator):
         clock: Clock | None = None,
         latency: float = 0.0,
         seed: int = 1,
+        users: int = 200,
+        orders: int = 300,
     ) -> None:
         super().__init__(latency=latency, seed=seed, clock=clock)
         self.login = login
@@ -92,6 +94,10 @@ class CartumEmulator(Emulator):
         self.token_lifetime = token_lifetime
         self.tz = ZoneInfo(timezone)
         self.shop = Shop()
+        # The seeded world (cartum_seed.py): groups, price levels, managers, users, orders.
+        from commerce_emulators.cartum_seed import seed_shop
+
+        seed_shop(self.shop, self.random, self.local_now(), users=users, orders=orders)
         self.tokens: dict[str, Token] = {}
         self.lock = threading.RLock()
         # Switches for behaviour the docs leave open, set by tests (see the read/import modules).
@@ -101,6 +107,26 @@ class CartumEmulator(Emulator):
     def local_now(self) -> datetime:
         """Now in the shop's time zone, naive, as the API writes dates."""
         return self.clock.now().astimezone(self.tz).replace(tzinfo=None, microsecond=0)
+
+    # ---- world changes between syncs (cartum_seed.py builds the dicts) -------------------
+    def add_user(self, registered: datetime | None = None, **fields: Any) -> dict[str, Any]:
+        """A new user in export shape, registered now (shop-local) unless told otherwise."""
+        from commerce_emulators.cartum_seed import make_user
+
+        with self.lock:
+            return make_user(self.shop, self.random, registered or self.local_now(), **fields)
+
+    def add_order(self, created: datetime | None = None, user_id: int | None = None, **fields: Any) -> dict[str, Any]:
+        """A new order of user `user_id` (default: a random user), created now unless told otherwise."""
+        from commerce_emulators.cartum_seed import make_order
+
+        with self.lock:
+            users = self.shop.users_by_id()
+            if user_id is not None:
+                user = next((u for u in users if u["id"] == user_id), None)
+            else:
+                user = self.random.choice(users) if users else None
+            return make_order(self.shop, self.random, created or self.local_now(), user, **fields)
 
     # ---- tokens -------------------------------------------------------------------------
     def issue_token(self) -> str:

@@ -1,2 +1,153 @@
-"""Cartum read functions (users/export, customer-groups/export, price-levels/export,
-orders/get): to be written by the source-cartum work."""
+"""Cartum read functions: users/export, customer-groups/export, price-levels/export, orders/get.
+
+Behaviour follows API-NOTES §2 and seed 001. Where the docs leave a question open, a switch in
+`emulator.switches` picks the behaviour (defaults in brackets):
+
+- `empty_response` ([]): the `response` of an EMPTY answer; `{}` or `{"message": ...}` also seen.
+- `limit_cap` (500): the largest `limit` served (a bigger one is silently cut, as catalog/export does).
+- `orders_date_field` ("created"): whether orders/get from/to filter on creation or update time.
+- `users_total` (False): add `response.total` to users/export (the docs show none).
+
+Dates in from/to: 'YYYY-MM-DD' or 'DD.MM.YYYY', optionally with ' HH:MM:SS'; both inclusive
+(a date alone means the whole day). They are shop-local, like every date the API writes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from commerce_emulators.cartum import CartumError, function
+from commerce_emulators.cartum_seed import DATE_FORMAT, ORDER_B2B_KEYS, USER_B2B_KEYS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from commerce_emulators.cartum import CartumEmulator
+
+_FORMATS = (("%Y-%m-%d %H:%M:%S", True), ("%d.%m.%Y %H:%M:%S", True), ("%Y-%m-%d", False), ("%d.%m.%Y", False))
+
+
+def parse_bound(value: Any, *, upper: bool, name: str) -> str | None:
+    """A from/to value as a comparable 'YYYY-MM-DD HH:MM:SS' string (None when absent)."""
+    if value in (None, ""):
+        return None
+    for fmt, has_time in _FORMATS:
+        try:
+            parsed = datetime.strptime(str(value).strip(), fmt)
+        except ValueError:
+            continue
+        if not has_time:
+            parsed = parsed.replace(hour=23, minute=59, second=59) if upper else parsed
+        return parsed.strftime(DATE_FORMAT)
+    raise CartumError("ERROR", f"Parameter {name} has invalid date format: {value}")
+
+
+def _int(value: Any, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise CartumError("ERROR", f"Parameter {name} must be an integer") from None
+    if number < 0:
+        raise CartumError("ERROR", f"Parameter {name} must not be negative")
+    return number
+
+
+def _page(emu: "CartumEmulator", items: list[Any], body: dict[str, Any]) -> list[Any]:
+    limit = _int(body.get("limit"), "limit")
+    if limit is None:  # offset only works together with limit
+        return items
+    cap = emu.switches.get("limit_cap", 500)
+    if cap:
+        limit = min(limit, cap)
+    offset = _int(body.get("offset"), "offset") or 0
+    return items[offset : offset + limit]
+
+
+def _empty(emu: "CartumEmulator") -> tuple[str, Any]:
+    return "EMPTY", emu.switches.get("empty_response", [])
+
+
+@function("users/export")
+def users_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    low = parse_bound(body.get("from"), upper=False, name="from")
+    high = parse_bound(body.get("to"), upper=True, name="to")
+    users = [
+        u
+        for u in emu.shop.users_by_id()
+        if (low is None or u["registered"] >= low) and (high is None or u["registered"] <= high)
+    ]
+    total = len(users)
+    page = _page(emu, users, body)
+    if not page:
+        return _empty(emu)
+    if not emu.b2b:
+        page = [{k: v for k, v in u.items() if k not in USER_B2B_KEYS} for u in page]
+    else:
+        page = [dict(u) for u in page]
+    response: dict[str, Any] = {"users": page}
+    if emu.switches.get("users_total"):
+        response["total"] = total
+    return "OK", response
+
+
+@function("customer-groups/export", b2b=True)
+def customer_groups_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    if not emu.shop.customer_groups:
+        return _empty(emu)
+    return "OK", {"customer_groups": [dict(g) for g in emu.shop.customer_groups]}
+
+
+@function("price-levels/export", b2b=True)
+def price_levels_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    if not emu.shop.price_levels:
+        return _empty(emu)
+    return "OK", {"price_levels": [dict(p) for p in emu.shop.price_levels]}
+
+
+def _statuses(value: Any) -> set[int] | None:
+    if value in (None, "", []):
+        return None
+    values = value if isinstance(value, list) else [value]
+    try:
+        return {int(v) for v in values}
+    except (TypeError, ValueError):
+        raise CartumError("ERROR", "Parameter status must be an integer or an array of integers") from None
+
+
+def _ids(value: Any) -> set[int] | None:
+    if value in (None, "", []):
+        return None
+    values = value if isinstance(value, list) else [value]
+    try:
+        return {int(v) for v in values}
+    except (TypeError, ValueError):
+        raise CartumError("ERROR", "Parameter ids must be an array of integers") from None
+
+
+@function("orders/get")
+def orders_get(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    low = parse_bound(body.get("from"), upper=False, name="from")
+    high = parse_bound(body.get("to"), upper=True, name="to")
+    statuses = _statuses(body.get("status"))
+    ids = _ids(body.get("ids"))
+    key = "_updated" if emu.switches.get("orders_date_field", "created") == "updated" else "stat_created"
+    orders = [
+        o
+        for o in sorted(emu.shop.orders, key=lambda o: o["order_id"])
+        if (low is None or o[key] >= low)
+        and (high is None or o[key] <= high)
+        and (statuses is None or o["stat_status"] in statuses)
+        and (ids is None or o["order_id"] in ids)
+    ]
+    page = _page(emu, orders, body)
+    if not page:
+        return _empty(emu)
+    drop = ("_updated",) if emu.b2b else ("_updated", *ORDER_B2B_KEYS)
+    out = []
+    for order in page:
+        item = {k: v for k, v in order.items() if k not in drop}
+        if not emu.b2b and isinstance(item.get("delivery_data"), dict):
+            item["delivery_data"] = {k: v for k, v in item["delivery_data"].items() if k != "ownTTNPicked"}
+        out.append(item)
+    return "OK", {"orders": out}
