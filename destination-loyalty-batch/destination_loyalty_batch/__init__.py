@@ -1,0 +1,1 @@
+"""Airbyte destination for the loyalty platform customers_batch call."""

@@ -1,0 +1,132 @@
+"""Record mapping presets: a source record → a loyalty customer `{header: value}`.
+
+Presets return plain dicts keyed by customers_batch header names; custom fields may be keyed
+by their `custom_field_N` name or by their label (resolved against the account's field list
+by `resolve_custom_fields`). Values are left as they come; cleaning happens later.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional
+
+from destination_common.mapping import get_path
+from destination_common.outcomes import MappingError
+
+from destination_loyalty_batch.rows import STANDARD_FIELDS, is_header
+
+Preset = Callable[[Mapping[str, Any]], dict]
+
+
+def _first(record: Mapping[str, Any], *paths: str) -> Any:
+    for path in paths:
+        value = get_path(record, path)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def split_name(title: Any) -> tuple[Optional[str], Optional[str]]:
+    """`"Jane Doe"` → ("Jane", "Doe"); `"Mary Ann Smith"` → ("Mary", "Ann Smith"); one word →
+    first name only. White space runs count as one."""
+    words = str(title or "").split()
+    if not words:
+        return None, None
+    return words[0], (" ".join(words[1:]) or None)
+
+
+def cartum_user(record: Mapping[str, Any]) -> dict:
+    """A Cartum (Horoshop B2B) `users/export` user: id, title, email, phone, city, address, country."""
+    user_id = _first(record, "id", "user_id")
+    if user_id is None:
+        raise MappingError("the Cartum user has no id (needed as the customer code)")
+    first, last = split_name(record.get("title"))
+    return {
+        "code": str(user_id),
+        "first_name": first,
+        "last_name": last,
+        "email": _first(record, "email"),
+        "phone": _first(record, "phone"),
+        "city": _first(record, "city"),
+        "street1": _first(record, "address"),
+        "country": _first(record, "country"),
+    }
+
+
+def upgates_customer(record: Mapping[str, Any]) -> dict:
+    """An UPgates v2 customer, nested as the API gives it or flattened: customer_id, firstname,
+    surname, login.email (or email), communication.phone (or phone), billing address."""
+    customer_id = _first(record, "customer_id", "id")
+    if customer_id is None:
+        raise MappingError("the UPgates customer has no customer_id (needed as the customer code)")
+    billing = "addresses.billing"
+    return {
+        "code": str(customer_id),
+        "first_name": _first(record, "firstname", f"{billing}.firstname"),
+        "last_name": _first(record, "surname", f"{billing}.surname"),
+        "email": _first(record, "login.email", "email"),
+        "phone": _first(record, "communication.phone", "phone"),
+        "street1": _first(record, f"{billing}.street", "billing.street", "street"),
+        "city": _first(record, f"{billing}.city", "billing.city", "city"),
+        "state": _first(record, f"{billing}.state", "billing.state", "state"),
+        "postal_code": _first(record, f"{billing}.zip_code", "billing.zip_code", "zip_code", "postal_code"),
+        "country": _first(record, f"{billing}.country_id", "billing.country_id", "country_id", "country"),
+    }
+
+
+def loyalty_shape(record: Mapping[str, Any]) -> dict:
+    """Already in loyalty shape: header-named keys are taken as they are; other keys are kept
+    too (they may be custom field labels) and checked by `resolve_custom_fields`. A nested
+    `custom_fields` object {name or label: value} is flattened."""
+    out = {k: v for k, v in record.items() if k != "custom_fields"}
+    nested = record.get("custom_fields")
+    if isinstance(nested, Mapping):
+        out.update(nested)
+    return out
+
+
+PRESETS: dict[str, Preset] = {
+    "cartum_user": cartum_user,
+    "upgates_customer": upgates_customer,
+    "loyalty": loyalty_shape,
+}
+PRESET_TITLES = {
+    "cartum_user": "Cartum user",
+    "upgates_customer": "UPgates customer",
+    "loyalty": "Already in loyalty shape",
+    "custom": "Custom templates",
+}
+
+
+class CustomFields:
+    """The account's custom fields (from manage_fields list): name ↔ label."""
+
+    def __init__(self, fields: list[Mapping[str, Any]]) -> None:
+        self.fields = [dict(f) for f in fields]
+        self.names = {str(f["name"]) for f in fields}
+        self.by_label = {str(f.get("label", "")).strip().lower(): str(f["name"]) for f in fields if f.get("label")}
+
+    def resolve(self, key: str) -> Optional[str]:
+        if key in self.names:
+            return key
+        return self.by_label.get(key.strip().lower())
+
+
+def resolve_custom_fields(customer: Mapping[str, Any], fields: Optional[CustomFields], *, strict: bool) -> dict:
+    """Keys → header names. Standard headers stay; a custom field given by name or label becomes
+    its `custom_field_N`; a `custom_field_N` the account does not have, or (with `strict`) any
+    other unknown key, raises MappingError. Without `strict` (presets that return extra source
+    fields) unknown keys are dropped."""
+    out: dict = {}
+    for key, value in customer.items():
+        if key in STANDARD_FIELDS:
+            out[key] = value
+            continue
+        name = fields.resolve(key) if fields is not None else (key if is_header(key) else None)
+        if name is None:
+            if strict or is_header(key):
+                raise MappingError(f"'{key}' is neither a customer field nor a custom field of this account")
+            continue
+        if name in out and out[name] not in (None, "") and value not in (None, ""):
+            raise MappingError(f"custom field '{name}' is given twice (by name and by label)")
+        out[name] = value
+    return out
