@@ -1,0 +1,52 @@
+"""Shared core of the repository's Airbyte destinations (see README.md for the interface)."""
+
+from destination_common.discover import (
+    DiscoverableDestination,
+    Operation,
+    ResolvedStream,
+    destination_catalog_message,
+    resolve_streams,
+)
+from destination_common.http import HttpClient, TransientResponse, add_secret, check_url, is_loopback_host, redact
+from destination_common.mapping import (
+    MappingRegistry,
+    TemplateMapper,
+    get_path,
+    is_email,
+    is_iso_date,
+    normalise_date,
+    set_path,
+)
+from destination_common.outcomes import BatchRefused, Item, MappingError, Outcome, Reject
+from destination_common.rejects import RejectLog
+from destination_common.writer import StreamHandler, WriteLoop, WriteStats
+
+__all__ = [
+    "BatchRefused",
+    "DiscoverableDestination",
+    "HttpClient",
+    "Item",
+    "MappingError",
+    "MappingRegistry",
+    "Operation",
+    "Outcome",
+    "Reject",
+    "RejectLog",
+    "ResolvedStream",
+    "StreamHandler",
+    "TemplateMapper",
+    "TransientResponse",
+    "WriteLoop",
+    "WriteStats",
+    "add_secret",
+    "check_url",
+    "destination_catalog_message",
+    "get_path",
+    "is_email",
+    "is_iso_date",
+    "is_loopback_host",
+    "normalise_date",
+    "redact",
+    "resolve_streams",
+    "set_path",
+]

@@ -1,0 +1,75 @@
+"""What can happen to one item of a batch, and the exceptions connectors raise to say so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Union
+
+Code = Union[str, int, None]
+
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The API's verdict on one item of a request, aligned with the items sent.
+
+    status: `accepted`, `rejected` (final: code + reason are recorded) or `retry` (the core
+    resends the item once; a second `retry` makes it rejected with that code and reason).
+    """
+
+    status: str
+    code: Code = None
+    reason: Optional[str] = None
+
+    @classmethod
+    def accepted(cls) -> "Outcome":
+        return cls(ACCEPTED)
+
+    @classmethod
+    def rejected(cls, code: Code, reason: str) -> "Outcome":
+        return cls(REJECTED, code, reason)
+
+    @classmethod
+    def retry(cls, code: Code, reason: str) -> "Outcome":
+        return cls(RETRY, code, reason)
+
+
+@dataclass
+class Item:
+    """One record on its way: `payload` is what the API gets, `record` the record's data as
+    received (kept only for the rejected-records file), `key` what logs may show (e-mail, id)."""
+
+    stream: str
+    key: Optional[str]
+    payload: Any
+    record: Mapping[str, Any] = field(repr=False)
+
+
+class Reject(Exception):
+    """Raise from `map`/`validate` to reject one record without spending a request."""
+
+    def __init__(self, code: Code, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class MappingError(Reject):
+    """The record cannot be mapped to the target object (code `mapping`)."""
+
+    def __init__(self, reason: str, code: Code = "mapping") -> None:
+        super().__init__(code, reason)
+
+
+class BatchRefused(Exception):
+    """The whole request was refused for a cause that is not transient (e.g. a batch-level
+    validation error, a too-large batch). The core splits the batch in halves until the
+    offending items are isolated; a single refused item is rejected with this code/reason."""
+
+    def __init__(self, reason: str, code: Code = "refused") -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason

@@ -1,0 +1,81 @@
+import pytest
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from destination_common import MappingError, MappingRegistry, TemplateMapper, get_path, is_iso_date, normalise_date
+
+
+def test_templates_render_nested_and_missing_is_null():
+    m = TemplateMapper(
+        {
+            "email": "{{ record.login.email }}",
+            "title": "{{ record.firstname }} {{ record.surname }}",
+            "phone": "{{ record.communication.phone }}",
+            "city": "{{ record.nope.deeper }}",
+            "discount_card.discount": "{{ record.d }}",
+            "note": "{{ record.missing }}",
+        },
+        types={"phone": "string", "discount_card.discount": "integer"},
+    )
+    out = m({"login": {"email": "a@x.io"}, "firstname": "Jan", "surname": "Novák", "communication": {"phone": "+420123"}, "d": "5"})
+    assert out == {"email": "a@x.io", "title": "Jan Novák", "phone": "+420123", "discount_card": {"discount": 5}}
+
+
+def test_template_error_is_a_mapping_error_not_a_crash():
+    m = TemplateMapper({"x": "{{ record.a / record.b }}"})
+    with pytest.raises(MappingError) as err:
+        m({"a": 1, "b": 0})
+    assert "ZeroDivisionError" in err.value.reason and err.value.code == "mapping"
+
+
+def test_template_sandbox_blocks_unsafe_access():
+    m = TemplateMapper({"x": "{{ record.__class__.__mro__ }}"})
+    with pytest.raises(MappingError) as err:  # the CDK's sandbox refuses, this record is rejected
+        m({"a": 1})
+    assert "SecurityError" in err.value.reason
+
+
+def test_template_syntax_error_is_config_error():
+    with pytest.raises(AirbyteTracedException) as err:
+        TemplateMapper({"x": "{{ record.a "})
+    assert err.value.failure_type == FailureType.config_error and "'x'" in err.value.message
+
+
+def test_registry_presets_custom_and_overrides():
+    reg = MappingRegistry()
+    reg.register("same", lambda config: (lambda r: dict(r)))
+    assert reg.build("same", config={})({"a": 1}) == {"a": 1}
+    combined = reg.build("same", config={}, templates={"b": "{{ record.a + 1 }}"})
+    assert combined({"a": 1}) == {"a": 1, "b": 2}
+    assert reg.build("custom", config={}, templates={"c": "{{ record.a }}"})({"a": "z"}) == {"c": "z"}
+    with pytest.raises(AirbyteTracedException):
+        reg.build("nope", config={})
+    with pytest.raises(AirbyteTracedException):
+        reg.build("custom", config={}, templates={})
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2024-02-29", "2024-02-29"),
+        ("2024-02-29T14:24:49+01:00", "2024-02-29"),
+        ("2024-02-29 14:24:49", "2024-02-29"),
+        ("29.02.2024", "2024-02-29"),
+        ("20240229", "2024-02-29"),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_normalise_date(value, expected):
+    assert normalise_date(value) == expected
+
+
+def test_normalise_date_refuses_garbage():
+    with pytest.raises(ValueError):
+        normalise_date("2024-02-30")
+    assert is_iso_date("2024-02-28") and not is_iso_date("2024-2-28") and not is_iso_date("2024-02-30")
+
+
+def test_get_path():
+    assert get_path({"a": {"b": [1, {"c": 2}]}}, "a.b.1.c") == 2
+    assert get_path({"a": None}, "a.b", "d") == "d"

@@ -1,0 +1,187 @@
+import json
+
+import pytest
+from airbyte_cdk.models import FailureType, Type
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from helpers import FakeHandler, record, state
+
+from destination_common import RejectLog, WriteLoop
+
+
+def run(loop, messages):
+    """Run the loop, returning the output and the events (sends and states) in order."""
+    out = []
+    for m in loop.run(messages):
+        out.append(m)
+    return out
+
+
+def test_state_emitted_only_after_records_before_it_are_settled():
+    events = []
+    handler = FakeHandler(events=events)
+    loop = WriteLoop({"users": handler}, batch_size=10)
+
+    def messages():
+        yield record({"email": "a@x.io"})
+        yield record({"email": "b@x.io"})
+        yield state(1)
+        yield record({"email": "c@x.io"})
+        yield state(2)
+        yield state(3)
+        yield record({"email": "d@x.io"})
+
+    for m in loop.run(messages()):
+        events.append(("state", m.state.stream.stream_state.n))
+    assert events == [
+        ("send", ["a@x.io", "b@x.io"]),
+        ("state", 1),
+        ("send", ["c@x.io"]),
+        ("state", 2),
+        ("state", 3),
+        ("send", ["d@x.io"]),
+    ]
+    assert loop.stats.accepted == 4 and loop.stats.states == 3
+
+
+def test_batches_flush_at_batch_size_and_memory_stays_bounded():
+    handler = FakeHandler()
+    loop = WriteLoop({"users": handler}, batch_size=3)
+    seen_sizes = []
+
+    def messages():
+        for i in range(10):
+            seen_sizes.append(len(loop._buffers["users"]))
+            yield record({"email": f"u{i}@x.io"})
+
+    run(loop, messages())
+    assert [len(c) for c in handler.calls] == [3, 3, 3, 1]
+    assert max(seen_sizes) < 3
+
+
+def test_local_rejects_spend_no_request_and_are_recorded(tmp_path):
+    path = tmp_path / "rejected.jsonl"
+    handler = FakeHandler()
+    loop = WriteLoop({"users": handler}, batch_size=10, rejects=RejectLog(str(path)))
+    run(loop, [record({"name": "no email"}), record({"email": "bad"}), record({"email": "ok@x.io"})])
+    assert handler.calls == [["ok@x.io"]]
+    lines = [json.loads(l) for l in path.read_text().splitlines()]
+    assert [(l["key"], l["code"]) for l in lines] == [(None, 1), ("bad", 2)]
+    assert lines[0]["record"] == {"name": "no email"} and lines[0]["stream"] == "users"
+    assert loop.rejects.counts == {"code 1": 1, "code 2": 1}
+
+
+def test_dedupe_last_wins_within_batch():
+    handler = FakeHandler(dedupe=True)
+    loop = WriteLoop({"users": handler}, batch_size=3)
+    msgs = [record({"email": e, "n": i}) for i, e in enumerate(["a@x.io", "b@x.io", "a@x.io", "c@x.io", "d@x.io"])]
+    sent_payloads = []
+    orig = handler.send
+    handler.send = lambda items: (sent_payloads.append([(i.key, i.payload["n"]) for i in items]), orig(items))[1]
+    run(loop, msgs)
+    assert sent_payloads == [[("b@x.io", 1), ("a@x.io", 2), ("c@x.io", 3)], [("d@x.io", 4)]]
+    assert loop.stats.collapsed == 1
+
+
+def test_no_dedupe_keeps_duplicates():
+    handler = FakeHandler(dedupe=False)
+    loop = WriteLoop({"users": handler}, batch_size=10)
+    run(loop, [record({"email": "a@x.io"}), record({"email": "a@x.io"})])
+    assert handler.calls == [["a@x.io", "a@x.io"]]
+
+
+def test_bisection_isolates_refused_items(tmp_path):
+    path = tmp_path / "r.jsonl"
+    emails = [f"u{i}@x.io" for i in range(8)]
+    handler = FakeHandler(poison={"u5@x.io"})
+    loop = WriteLoop({"users": handler}, batch_size=8, rejects=RejectLog(str(path)))
+    run(loop, [record({"email": e}) for e in emails])
+    assert loop.stats.accepted == 7
+    assert loop.rejects.total == 1
+    rejected = json.loads(path.read_text())
+    assert rejected["key"] == "u5@x.io" and rejected["code"] == "refused"
+    assert "invalid user" in rejected["reason"]
+    # 8 → 4+4 → (2+2) → (1+1): 1 + 2 + 2 + 2 calls
+    assert handler.calls[0] == emails and len(handler.calls) == 7
+    assert loop.stats.bisections == 3
+
+
+def test_retry_once_then_reject():
+    handler = FakeHandler(retry={"r@x.io"}, retry_once={"o@x.io"})
+    loop = WriteLoop({"users": handler}, batch_size=10)
+    run(loop, [record({"email": e}) for e in ["a@x.io", "r@x.io", "o@x.io"]])
+    assert handler.calls == [["a@x.io", "r@x.io", "o@x.io"], ["r@x.io", "o@x.io"]]
+    assert loop.stats.accepted == 2
+    assert loop.rejects.counts == {"code 3": 1}
+    assert loop.stats.item_retries == 2
+
+
+def test_api_rejections_counted_by_reason():
+    handler = FakeHandler(reject={"b@x.io"})
+    loop = WriteLoop({"users": handler}, batch_size=10)
+    run(loop, [record({"email": e}) for e in ["a@x.io", "b@x.io"]])
+    assert loop.stats.accepted == 1 and loop.rejects.counts == {"code 2": 1}
+    assert "rejected 1 (code 2: 1)" in loop.summary()
+
+
+def test_threshold_fails_after_everything_accepted_was_flushed(tmp_path):
+    path = tmp_path / "r.jsonl"
+    handler = FakeHandler(reject={"b@x.io", "c@x.io"})
+    loop = WriteLoop({"users": handler}, batch_size=10, rejects=RejectLog(str(path)), max_rejected_share=0.5)
+    emitted = []
+    with pytest.raises(AirbyteTracedException) as err:
+        for m in loop.run([record({"email": e}) for e in ["a@x.io", "b@x.io", "c@x.io"]] + [state(1)]):
+            emitted.append(m)
+    assert [m.type for m in emitted] == [Type.STATE]
+    assert handler.calls == [["a@x.io", "b@x.io", "c@x.io"]]
+    assert err.value.failure_type == FailureType.config_error
+    assert "2 of 3 records were rejected" in err.value.message and str(path) in err.value.message
+    assert len(path.read_text().splitlines()) == 2
+
+
+def test_threshold_not_exceeded_is_success():
+    handler = FakeHandler(reject={"b@x.io"})
+    loop = WriteLoop({"users": handler}, batch_size=10, max_rejected_share=0.5)
+    run(loop, [record({"email": e}) for e in ["a@x.io", "b@x.io"]])  # exactly 50% is allowed
+
+
+def test_records_of_unknown_streams_are_skipped_and_mapping_bug_rejects():
+    class Buggy(FakeHandler):
+        def map(self, data):
+            return {"email": data["email"], "x": 1 / data["d"]}
+
+    handler = Buggy()
+    loop = WriteLoop({"users": handler}, batch_size=10)
+    run(loop, [record({"email": "a@x.io"}, stream="other"), record({"email": "b@x.io", "d": 0}), record({"email": "c@x.io", "d": 1})])
+    assert loop.stats.unknown_stream == 1
+    assert loop.rejects.counts == {"mapping": 1}
+    assert handler.calls == [["c@x.io"]]
+
+
+def test_outcome_count_mismatch_is_a_system_error():
+    class Short(FakeHandler):
+        def send(self, items):
+            return []
+
+    loop = WriteLoop({"users": Short()}, batch_size=10)
+    with pytest.raises(AirbyteTracedException) as err:
+        run(loop, [record({"email": "a@x.io"})])
+    assert err.value.failure_type == FailureType.system_error
+
+
+def test_progress_and_summary_lines(caplog):
+    handler = FakeHandler()
+    loop = WriteLoop({"users": handler}, batch_size=2, progress_every=2, request_stats=lambda: {"requests": 7, "retries": 1})
+    with caplog.at_level("INFO", logger="airbyte"):
+        run(loop, [record({"email": f"u{i}@x.io"}) for i in range(4)])
+    text = caplog.text
+    assert "Progress: records in 2, accepted 2, rejected 0, requests 7" in text
+    assert "Write summary (destination): records in 4, accepted 4, rejected 0 (none)" in text
+    assert "requests 7, retries 1" in text
+
+
+def test_rejects_log_by_key_only(caplog):
+    handler = FakeHandler(reject={"b@x.io"})
+    loop = WriteLoop({"users": handler}, batch_size=10)
+    with caplog.at_level("INFO", logger="airbyte"):
+        run(loop, [record({"email": "b@x.io", "n": "SECRET-CONTENT"})])
+    assert "b@x.io" in caplog.text and "SECRET-CONTENT" not in caplog.text
