@@ -1,0 +1,542 @@
+"""UPgates API v2 emulator: customers, groups, pricelists and status, as seed 002 and
+API-NOTES §1 describe, limits included.
+
+What it enforces, in the order a request meets it:
+
+1. a moved shop (`moved_to`) answers every API call `301` with `Location`;
+2. at most `max_concurrent` requests at once per API access, the next one gets `429`;
+3. 5 failed logins in a floating hour from one address lock that address out: `403`;
+4. HTTP Basic auth (login, API key): `401`;
+5. the request quota per fixed calendar hour and day (shop time): `429` with a `Retry-After`
+   HTTP date in GMT at the start of the next window; every answer carries the
+   `X-Rate-Limit-*` headers;
+6. the user's rights per endpoint (`rights`): `403`.
+
+Switches for what the documentation leaves open (tests set them, both ways):
+
+- `order`: list order of `/customers`: `id` (ascending customer_id, default),
+  `last_update_time` (ascending), `id_desc`.
+- `groups_shape`: a customer's `groups` as the Blueprint's object `{id: name}` (`object`,
+  default) or the seed's `array` of `{id, name}`.
+- `date_only_filters`: `accept` a `YYYY-MM-DD` filter value (midnight, shop time) or `reject`
+  it with `400`.
+- `naive_filter_timezone`: a filter value without offset is read in `shop` time (default) or
+  `utc`.
+- `status_counts`: whether `GET /status` counts against the quota (default False).
+- `rejected_count`: whether answers 401/403/429 count against the quota (default False).
+
+The world is plain Python: `customers` (customer_id -> record in API shape, times as aware
+datetimes), `groups`, `pricelists`; `add_customer`, `update_customer`, `delete_customer` change
+it the way the shop admin would (stamping `last_update_time` with the emulator's clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import threading
+from collections import defaultdict, deque
+from datetime import date, datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from commerce_emulators.base import Clock, Emulator
+
+PAGE_SIZE = 100
+MAX_WRITE_ITEMS = 100
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = timedelta(hours=1)
+ENDPOINTS = ("customers", "groups", "pricelists")
+
+FIRST_NAMES = ["Jana", "Petr", "Eva", "Martin", "Lucie", "Tomáš", "Zuzana", "Jakub", "Katarína", "Marek"]
+SURNAMES = ["Nováková", "Svoboda", "Dvořáková", "Horváth", "Kováčová", "Černý", "Veselá", "Kučera", "Marková", "Pokorný"]
+CITIES = [("Praha", "11000", "CZ"), ("Brno", "60200", "CZ"), ("Bratislava", "81101", "SK"), ("Košice", "04001", "SK")]
+LANGUAGES = ["cs", "sk", "en"]
+BOOL_TRUE = {"1", "true", "yes", "y"}
+BOOL_FALSE = {"0", "false", "no", "n"}
+
+
+def http_date(dt: datetime) -> str:
+    """`Retry-After` as UPgates sends it: an HTTP date in GMT."""
+    return format_datetime(dt.astimezone(timezone.utc), usegmt=True)
+
+
+class UpgatesError(Exception):
+    def __init__(self, status: int, message: str, *, obj: str = "", prop: str = "", headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body = {"messages": [{"object": obj, "property": prop, "message": message, "level": "error"}]}
+        self.headers = headers or {}
+
+
+class UpgatesEmulator(Emulator):
+    name = "upgates"
+    prefix = "/api/v2"
+
+    def __init__(
+        self,
+        *,
+        customers: int = 0,
+        login: str = "api-login",
+        api_key: str = "api-key-secret",
+        hourly_quota: int | None = None,
+        daily_quota: int | None = None,
+        max_concurrent: int = 3,
+        service_time: float = 0.0,
+        timezone_name: str = "Europe/Prague",
+        rights: set[str] | None = None,
+        order: str = "id",
+        groups_shape: str = "object",
+        date_only_filters: str = "accept",
+        naive_filter_timezone: str = "shop",
+        status_counts: bool = False,
+        rejected_count: bool = False,
+        moved_to: str | None = None,
+        clock: Clock | None = None,
+        latency: float = 0.0,
+        seed: int = 1,
+    ) -> None:
+        super().__init__(latency=latency, seed=seed, clock=clock)
+        self.login = login
+        self.api_key = api_key
+        self.hourly_quota = hourly_quota
+        self.daily_quota = daily_quota
+        self.max_concurrent = max_concurrent
+        self.service_time = service_time
+        self.tz = ZoneInfo(timezone_name)
+        self.rights = set(ENDPOINTS) if rights is None else set(rights)
+        self.order = order
+        self.groups_shape = groups_shape
+        self.date_only_filters = date_only_filters
+        self.naive_filter_timezone = naive_filter_timezone
+        self.status_counts = status_counts
+        self.rejected_count = rejected_count
+        self.moved_to = moved_to
+        self.lock = threading.RLock()
+        # world
+        self.customers: dict[int, dict[str, Any]] = {}
+        self.passwords: dict[int, str] = {}
+        self.groups: dict[int, str] = {1: "Maloobchod", 2: "Veľkoobchod", 3: "VIP"}
+        self.pricelists: list[dict[str, Any]] = [
+            {"id": 1, "name": "Základný", "percent": 0, "default_yn": True},
+            {"id": 2, "name": "Veľkoobchod", "percent": -10, "default_yn": False},
+        ]
+        self.next_customer_id = 1
+        # limits
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.failed_logins: dict[str, deque[datetime]] = defaultdict(deque)
+        self.used: dict[tuple[str, str], int] = defaultdict(int)  # (window kind, window key) -> requests
+        if customers:
+            self.generate_customers(customers)
+
+    # ---- time ---------------------------------------------------------------------------
+    def local_now(self) -> datetime:
+        return self.clock.now().astimezone(self.tz).replace(microsecond=0)
+
+    def fmt(self, dt: datetime) -> str:
+        """A date as the API writes it: ISO 8601 with the shop's offset."""
+        return dt.astimezone(self.tz).replace(microsecond=0).isoformat()
+
+    # ---- world --------------------------------------------------------------------------
+    def generate_customers(self, count: int, *, span_days: int = 720) -> list[dict[str, Any]]:
+        """`count` customers created over the last `span_days`, each updated some time after."""
+        now = self.local_now()
+        out = []
+        for _ in range(count):
+            created = now - timedelta(seconds=self.random.randrange(1, span_days * 86400))
+            updated = created + timedelta(seconds=self.random.randrange(0, max(1, int((now - created).total_seconds()))))
+            out.append(self.add_customer(creation_time=created, last_update_time=updated))
+        return out
+
+    def add_customer(self, **fields: Any) -> dict[str, Any]:
+        with self.lock:
+            cid = self.next_customer_id
+            self.next_customer_id += 1
+            rng = self.random
+            first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
+            city, zip_code, country = rng.choice(CITIES)
+            kind = rng.choice(["contact", "customer", "customer", "company"])
+            now = self.local_now()
+            group_ids = sorted(rng.sample(sorted(self.groups), rng.randrange(0, 3)))
+            record: dict[str, Any] = {
+                "customer_id": cid,
+                "type": kind,
+                "degree": rng.choice(["", "", "Ing.", "Mgr."]),
+                "firstname": first,
+                "surname": last,
+                "nickname": "",
+                "code": f"C{cid:06d}",
+                "language": rng.choice(LANGUAGES),
+                "newsletter_yn": False,
+                "newsletter_accept": rng.choice(["notset", "no", "yes", "yes", "excluded"]),
+                "pricelist": "Základný",
+                "turnover": f"{rng.randrange(0, 500000) / 100:.2f}",
+                "company": {
+                    "name": f"{last} s.r.o." if kind == "company" else "",
+                    "company_number": f"{rng.randrange(10**7, 10**8)}" if kind == "company" else "",
+                    "vat_number": f"CZ{rng.randrange(10**7, 10**8)}" if kind == "company" else "",
+                },
+                "communication": {"phone": f"+420 {rng.randrange(600000000, 799999999)}", "fax": "", "im": ""},
+                "login": {"active_yn": kind != "contact", "blocked_yn": False, "email": f"customer{cid}@example.cz"},
+                "group_ids": group_ids,
+                "addresses": {
+                    "billing": {"street": f"Hlavná {rng.randrange(1, 200)}", "city": city, "state": "", "zip_code": zip_code, "country_id": country},
+                    "postal": [],
+                },
+                "metas": [{"key": "source", "type": "input", "value": rng.choice(["web", "shop", "phone"]), "values": []}],
+                "creation_time": now,
+                "last_update_time": now,
+            }
+            record["newsletter_yn"] = record["newsletter_accept"] == "yes"
+            for key, value in fields.items():
+                if key == "email":
+                    record["login"]["email"] = value
+                elif isinstance(value, dict) and isinstance(record.get(key), dict):
+                    record[key] = {**record[key], **value}
+                else:
+                    record[key] = value
+            self.customers[cid] = record
+            return record
+
+    def update_customer(self, customer_id: int, **changes: Any) -> dict[str, Any]:
+        """Change a customer as the shop admin would: `last_update_time` becomes now."""
+        with self.lock:
+            record = self.customers[customer_id]
+            for key, value in changes.items():
+                if isinstance(value, dict) and isinstance(record.get(key), dict):
+                    record[key] = {**record[key], **value}
+                else:
+                    record[key] = value
+            record["last_update_time"] = self.local_now()
+            return record
+
+    def delete_customer(self, customer_id: int) -> None:
+        with self.lock:
+            self.customers.pop(customer_id, None)
+
+    def render_customer(self, record: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in record.items() if k != "group_ids"}
+        if self.groups_shape == "array":
+            out["groups"] = [{"id": g, "name": self.groups.get(g, "")} for g in record["group_ids"]]
+        else:
+            out["groups"] = {str(g): self.groups.get(g, "") for g in record["group_ids"]}
+        out["creation_time"] = self.fmt(record["creation_time"])
+        out["last_update_time"] = self.fmt(record["last_update_time"])
+        out["admin_url"] = f"{self.url if self.port else ''}/admin/customers/{record['customer_id']}"
+        return out
+
+    # ---- quota --------------------------------------------------------------------------
+    def windows(self) -> dict[str, tuple[str, datetime]]:
+        """The current fixed calendar windows in shop time: kind -> (key, start of the next)."""
+        now = self.local_now()
+        hour = now.replace(minute=0, second=0)
+        day = hour.replace(hour=0)
+        return {
+            "hour": (hour.isoformat(), hour + timedelta(hours=1)),
+            "day": (day.isoformat(), day + timedelta(days=1)),
+        }
+
+    def remaining(self) -> dict[str, int | None]:
+        wins = self.windows()
+        out: dict[str, int | None] = {}
+        for kind, limit in (("hour", self.hourly_quota), ("day", self.daily_quota)):
+            out[kind] = None if limit is None else max(0, limit - self.used[(kind, wins[kind][0])])
+        return out
+
+    def rate_headers(self) -> dict[str, str]:
+        rem = self.remaining()
+        headers: dict[str, str] = {}
+        if self.hourly_quota is not None:
+            headers["X-Rate-Limit-Hour"] = str(self.hourly_quota)
+            headers["X-Rate-Limit-Hour-Remaining"] = str(rem["hour"])
+        if self.daily_quota is not None:
+            headers["X-Rate-Limit-Day"] = str(self.daily_quota)
+            headers["X-Rate-Limit-Day-Remaining"] = str(rem["day"])
+        known = [v for v in rem.values() if v is not None]
+        if known:
+            headers["X-Rate-Limit-Total-Remaining"] = str(min(known))
+        return headers
+
+    def _spend(self) -> None:
+        for kind, (key, _) in self.windows().items():
+            self.used[(kind, key)] += 1
+
+    def _check_quota(self) -> None:
+        wins = self.windows()
+        rem = self.remaining()
+        for kind in ("day", "hour"):
+            if rem[kind] == 0:
+                raise UpgatesError(
+                    429,
+                    f"Request limit per {kind} exceeded",
+                    headers={"Retry-After": http_date(wins[kind][1])},
+                )
+
+    def reset_quota(self) -> None:
+        with self.lock:
+            self.used.clear()
+
+    def requests_used(self, kind: str = "day") -> int:
+        return self.used[(kind, self.windows()[kind][0])]
+
+    # ---- request guard ------------------------------------------------------------------
+    def _authenticate(self, request: web.Request) -> None:
+        ip = request.remote or "?"
+        now = self.clock.now()
+        failures = self.failed_logins[ip]
+        while failures and now - failures[0] > LOCKOUT_WINDOW:
+            failures.popleft()
+        if len(failures) >= LOCKOUT_FAILURES:
+            raise UpgatesError(403, "Too many failed login attempts; access is blocked for one hour")
+        header = request.headers.get("Authorization", "")
+        ok = False
+        if header.startswith("Basic "):
+            try:
+                user, _, key = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+                ok = user == self.login and key == self.api_key
+            except (ValueError, UnicodeDecodeError):
+                ok = False
+        if not ok:
+            failures.append(now)
+            raise UpgatesError(401, "Unauthorized: wrong API login or key")
+
+    async def _guarded(self, request: web.Request, endpoint: str | None, fn) -> web.Response:
+        if self.moved_to:
+            location = self.moved_to.rstrip("/") + request.path_qs[len(self.prefix):]
+            return web.json_response({"messages": []}, status=301, headers={"Location": location})
+        counted = False
+        with self.lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            over = self.in_flight > self.max_concurrent
+        try:
+            with self.lock:
+                if over:
+                    raise UpgatesError(
+                        429,
+                        f"Too many concurrent requests (at most {self.max_concurrent})",
+                        headers={"Retry-After": http_date(self.clock.now() + timedelta(seconds=1))},
+                    )
+                self._authenticate(request)
+                counts = endpoint is not None or self.status_counts
+                if counts:
+                    self._check_quota()
+                    self._spend()
+                    counted = True
+                if endpoint is not None and endpoint not in self.rights:
+                    raise UpgatesError(403, f"The API user has no right to the endpoint {endpoint}")
+            body = await self._json_body(request)
+            if self.service_time:
+                await asyncio.sleep(self.service_time)
+            with self.lock:
+                status, answer = fn(request, body)
+            return web.json_response(answer, status=status, headers=self.rate_headers())
+        except UpgatesError as err:
+            if self.rejected_count and not counted and err.status in (401, 403, 429):
+                with self.lock:
+                    self._spend()
+            return web.json_response(err.body, status=err.status, headers={**self.rate_headers(), **err.headers})
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    @staticmethod
+    async def _json_body(request: web.Request) -> Any:
+        if request.method not in ("PUT", "POST") or not request.can_read_body:
+            return None
+        try:
+            return await request.json()
+        except ValueError:
+            raise UpgatesError(400, "Request body is not valid JSON")
+
+    # ---- routes -------------------------------------------------------------------------
+    def add_routes(self, app: web.Application) -> None:
+        routes = [
+            ("GET", "customers", "customers", self._list_customers),
+            ("PUT", "customers", "customers", self._put_customers),
+            ("DELETE", "customers", "customers", self._delete_customers),
+            ("POST", "customers/login", "customers", self._customer_login),
+            ("GET", "groups", "groups", self._list_groups),
+            ("GET", "pricelists", "pricelists", self._list_pricelists),
+            ("GET", "status", None, self._status),
+        ]
+        for method, path, endpoint, fn in routes:
+            handler = self._route(endpoint, fn)
+            app.router.add_route(method, f"{self.prefix}/{path}", handler)
+            app.router.add_route(method, f"{self.prefix}/{path}/", handler)
+
+    def _route(self, endpoint: str | None, fn):
+        async def handler(request: web.Request) -> web.Response:
+            return await self._guarded(request, endpoint, fn)
+
+        return handler
+
+    def label(self, request: web.Request, body: Any) -> str | None:
+        path = request.path[len(self.prefix):].strip("/") if request.path.startswith(self.prefix) else None
+        return f"{request.method} {path}" if path else None
+
+    # ---- parsing ------------------------------------------------------------------------
+    def parse_filter_date(self, name: str, value: str) -> datetime:
+        value = value.strip()
+        try:
+            if len(value) == 10:
+                if self.date_only_filters != "accept":
+                    raise ValueError("date without time")
+                return datetime.combine(date.fromisoformat(value), datetime.min.time(), self.tz)
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise UpgatesError(400, f"Invalid date in parameter {name}: {value!r}", obj="query", prop=name)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=self.tz if self.naive_filter_timezone == "shop" else timezone.utc)
+        return parsed
+
+    @staticmethod
+    def parse_bool(name: str, value: str) -> bool:
+        low = value.strip().lower()
+        if low in BOOL_TRUE:
+            return True
+        if low in BOOL_FALSE:
+            return False
+        raise UpgatesError(400, f"Invalid boolean in parameter {name}: {value!r}", obj="query", prop=name)
+
+    @staticmethod
+    def parse_page(request: web.Request) -> int:
+        raw = request.query.get("page", "1")
+        try:
+            page = int(raw)
+        except ValueError:
+            raise UpgatesError(400, f"Invalid page {raw!r}", obj="query", prop="page")
+        if page < 1:
+            raise UpgatesError(400, f"Invalid page {raw!r}", obj="query", prop="page")
+        return page
+
+    @staticmethod
+    def page_of(items: list[Any], page: int) -> tuple[list[Any], dict[str, int]]:
+        chunk = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        return chunk, {
+            "current_page": page,
+            "current_page_items": len(chunk),
+            "number_of_pages": math.ceil(len(items) / PAGE_SIZE),
+            "number_of_items": len(items),
+        }
+
+    # ---- customers ----------------------------------------------------------------------
+    def _customer_filter(self, query: Any):
+        checks = []
+        for name in ("creation_time_from", "last_update_time_from"):
+            if query.get(name):
+                since = self.parse_filter_date(name, query[name])
+                field = name[: -len("_from")]
+                checks.append(lambda c, f=field, s=since: c[f] >= s)
+        if query.get("ids"):
+            try:
+                ids = {int(x) for x in query["ids"].split(";") if x.strip()}
+            except ValueError:
+                raise UpgatesError(400, "Invalid ids", obj="query", prop="ids")
+            checks.append(lambda c: c["customer_id"] in ids)
+        if query.get("customer_id"):
+            checks.append(lambda c, v=query["customer_id"]: str(c["customer_id"]) == v)
+        for name in ("active_yn", "blocked_yn"):
+            if query.get(name):
+                flag = self.parse_bool(name, query[name])
+                checks.append(lambda c, n=name, v=flag: c["login"][n] == v)
+        plain = {
+            "code": lambda c: c["code"],
+            "language": lambda c: c["language"],
+            "pricelist": lambda c: c["pricelist"],
+            "email": lambda c: c["login"]["email"],
+            "phone": lambda c: c["communication"]["phone"],
+            "company_name": lambda c: c["company"]["name"],
+            "company_number": lambda c: c["company"]["company_number"],
+            "company_vat_number": lambda c: c["company"]["vat_number"],
+            "newsletter_accept": lambda c: c["newsletter_accept"],
+        }
+        for name, get in plain.items():
+            if query.get(name):
+                checks.append(lambda c, g=get, v=query[name]: g(c) == v)
+        return lambda c: all(check(c) for check in checks)
+
+    def _sorted(self, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.order == "last_update_time":
+            return sorted(customers, key=lambda c: (c["last_update_time"], c["customer_id"]))
+        if self.order == "id_desc":
+            return sorted(customers, key=lambda c: c["customer_id"], reverse=True)
+        return sorted(customers, key=lambda c: c["customer_id"])
+
+    def _list_customers(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        page = self.parse_page(request)
+        keep = self._customer_filter(request.query)
+        matched = self._sorted([c for c in self.customers.values() if keep(c)])
+        chunk, meta = self.page_of(matched, page)
+        return 200, {**meta, "customers": [self.render_customer(c) for c in chunk]}
+
+    def _put_customers(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        items = (body or {}).get("customers") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise UpgatesError(400, "Body must be an object with a customers array", obj="customers")
+        if len(items) > MAX_WRITE_ITEMS:
+            raise UpgatesError(413, f"At most {MAX_WRITE_ITEMS} customers per request; nothing was processed")
+        by_email = {c["login"]["email"].lower(): c for c in self.customers.values()}
+        out = []
+        for item in items:
+            email = ((item.get("login") or {}).get("email") or "") if isinstance(item, dict) else ""
+            target = by_email.get(email.lower()) if email else None
+            if target is None:
+                out.append({"email": email, "updated_yn": False, "messages": [
+                    {"object": "customer", "property": "login.email", "message": "Customer not found", "level": "error"}]})
+                continue
+            changes: dict[str, Any] = {}
+            if "newsletter_accept" in item:
+                changes["newsletter_accept"] = item["newsletter_accept"]
+            if "metas" in item:
+                metas = {m["key"]: dict(m) for m in target["metas"]}
+                for m in item["metas"]:
+                    metas[m["key"]] = {**metas.get(m["key"], {"type": "input", "values": []}), **m}
+                changes["metas"] = list(metas.values())
+            self.update_customer(target["customer_id"], **changes)
+            out.append({"email": email, "updated_yn": True, "messages": []})
+        return 200, {"customers": out}
+
+    def _delete_customers(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        raw = request.query.get("ids", "")
+        try:
+            ids = [int(x) for x in raw.split(";") if x.strip()]
+        except ValueError:
+            raise UpgatesError(400, "Invalid ids", obj="query", prop="ids")
+        for cid in ids:
+            self.delete_customer(cid)
+        return 200, {"messages": []}
+
+    def _customer_login(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        body = body if isinstance(body, dict) else {}
+        email = str(body.get("email", "")).lower()
+        match = next((c for c in self.customers.values() if c["login"]["email"].lower() == email), None)
+        ok = match is not None and self.passwords.get(match["customer_id"]) == body.get("password")
+        return 200, {"authenticated": ok, "messages": []}
+
+    # ---- other endpoints ----------------------------------------------------------------
+    def _list_groups(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        page = self.parse_page(request)
+        groups = [{"id": gid, "name": name} for gid, name in sorted(self.groups.items())]
+        if request.query.get("name"):
+            groups = [g for g in groups if g["name"] == request.query["name"]]
+        if request.query.get("ids"):
+            wanted = {x.strip() for x in request.query["ids"].split(";")}
+            groups = [g for g in groups if str(g["id"]) in wanted]
+        chunk, meta = self.page_of(groups, page)
+        return 200, {**meta, "groups": chunk}
+
+    def _list_pricelists(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        return 200, {"pricelists": list(self.pricelists)}
+
+    def _status(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        return 200, {
+            "endpoints": [
+                {"endpoint": e, "read_yn": e in self.rights, "write_yn": e in self.rights} for e in ENDPOINTS
+            ]
+        }

@@ -1,0 +1,3 @@
+from source_upgates_customers.source import SourceUpgatesCustomers
+
+__all__ = ["SourceUpgatesCustomers"]
