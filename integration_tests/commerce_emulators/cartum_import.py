@@ -1,1 +1,237 @@
-"""Cartum users/import: to be written by the destination-cartum-users work."""
+"""Cartum users/import (seed 000 + the B2B fields of seed 001), write side of the emulator.
+
+Upsert by e-mail: a new e-mail creates a user with the next id, registered now (shop-local),
+in exactly the users/export shape (cartum_seed.make_user's keys, plus `discount_card` when
+given), so users/export reads back what was imported; a known e-mail updates only the fields
+given. Each request answers `OK` (every user code 0) or `WARNING` with `response.log[i]`
+aligned with `users[i]`.
+
+Per-user codes: 0 imported/updated · 1 missing mandatory field (`email`; `title` for a new
+user) · 2 field validation error (e-mail, phone with country code, strings, discount 0..100,
+active bool, date_limit YYYY-MM-DD, status 1..3, newsletter_subscription 0/1, balance number,
+unknown customer_group_id / manager_id / balance_currency) · 3 unhandled error. One user may
+get several entries (every failed field); nothing of a user with a non-zero code is stored.
+
+Switches in `emulator.switches` (defaults in brackets):
+- `import_log_shape` ("nested"): "nested" = seed 000's `log[i].info[{code, message}]`;
+  "flat" = `log[i] = {code, message}` (the seed's parameter table).
+- `import_max_users` (None): the most users one request may carry; more are refused as a
+  whole, nothing imported, the way `import_oversize` says:
+  "error" → `{status: ERROR, response: {message}}` · "http413" → HTTP 413.
+- `import_unhandled` ({}): e-mail → how many times that user gets code 3 (None: always).
+- `import_poison` (set()): e-mails whose presence makes the whole request fail with
+  `status: EXCEPTION` (nothing imported): a request refused for a non-transient cause.
+- `import_expire_tokens_after` (None): after that many users/import calls every token is
+  invalidated (token expiry in the middle of a write). Token lifetime and the clock work too.
+- `import_title_required_on_update` (False): code 1 also for an update without title.
+- `import_default_group` (2): customer_group_id of a user created without one.
+Imported `newsletter_subscription` and `note` are kept in `emulator.user_extras[email]`
+(users/export does not show them).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from commerce_emulators.cartum import CartumError, function
+from commerce_emulators.cartum_seed import DATE_FORMAT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from commerce_emulators.cartum import CartumEmulator
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+\d{7,15}$")
+STRING_FIELDS = ("title", "country", "city", "address", "note")
+B2B_STRING_FIELDS = ("site_link", "company", "role")
+B2B_FIELDS = ("customer_group_id", "balance", "balance_currency", "manager_id", *B2B_STRING_FIELDS)
+
+
+def phone_ok(value: Any) -> bool:
+    """Empty, or `+` and 7..15 digits once spaces, dashes, dots and brackets are removed."""
+    if value in ("", None):
+        return True
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        return False
+    text = re.sub(r"[\s\-().]", "", str(value))
+    return bool(PHONE_RE.match(text))
+
+
+def date_ok(value: Any) -> bool:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _bad(field: str, value: Any) -> tuple[int, str]:
+    return 2, f"The {field} field ({value}) is set incorrectly!"
+
+
+def check_user(emu: "CartumEmulator", user: Any) -> list[tuple[int, str]]:
+    """Every problem of one user as (code, message); [] when it can be imported."""
+    if not isinstance(user, dict):
+        return [(2, "User entry must be an object")]
+    problems: list[tuple[int, str]] = []
+    email = user.get("email")
+    exists = isinstance(email, str) and email in emu.shop.users
+    if email in (None, ""):
+        problems.append((1, "Missing mandatory field: email"))
+    title_needed = not exists or emu.switches.get("import_title_required_on_update", False)
+    if title_needed and user.get("title") in (None, ""):
+        problems.append((1, "Missing mandatory field: title"))
+    if email not in (None, "") and not (isinstance(email, str) and EMAIL_RE.match(email)):
+        problems.append(_bad("email", email))
+    if "phone" in user and not phone_ok(user["phone"]):
+        problems.append(_bad("phone", user["phone"]))
+    for name in STRING_FIELDS:
+        if name in user and user[name] is not None and not isinstance(user[name], str):
+            problems.append(_bad(name, user[name]))
+    if "newsletter_subscription" in user and user["newsletter_subscription"] not in (0, 1, "0", "1", True, False):
+        problems.append(_bad("newsletter_subscription", user["newsletter_subscription"]))
+    card = user.get("discount_card")
+    if card is not None:
+        if not isinstance(card, dict):
+            problems.append(_bad("discount_card", card))
+        else:
+            if "discount" in card and not (_is_number(card["discount"]) and 0 <= card["discount"] <= 100):
+                problems.append(_bad("discount_card.discount", card["discount"]))
+            if "active" in card and card["active"] not in (True, False, 0, 1):
+                problems.append(_bad("discount_card.active", card["active"]))
+            if "date_limit" in card and card["date_limit"] not in (None, "") and not date_ok(card["date_limit"]):
+                problems.append(_bad("discount_card.date_limit", card["date_limit"]))
+            if "status" in card and card["status"] not in (1, 2, 3):
+                problems.append(_bad("discount_card.status", card["status"]))
+    if emu.b2b:
+        if "customer_group_id" in user and user["customer_group_id"] is not None:
+            gid = user["customer_group_id"]
+            if not _is_int(gid) or not any(g["id"] == gid for g in emu.shop.customer_groups):
+                problems.append(_bad("customer_group_id", gid))
+        if "manager_id" in user and user["manager_id"] not in (None, 0):
+            mid = user["manager_id"]
+            if not _is_int(mid) or mid not in emu.shop.managers:
+                problems.append(_bad("manager_id", mid))
+        if "balance_currency" in user and user["balance_currency"] is not None:
+            cur = user["balance_currency"]
+            if not _is_int(cur) or cur not in emu.shop.currencies:
+                problems.append(_bad("balance_currency", cur))
+        if "balance" in user and user["balance"] is not None and not _is_number(user["balance"]):
+            problems.append(_bad("balance", user["balance"]))
+        for name in B2B_STRING_FIELDS:
+            if name in user and user[name] is not None and not isinstance(user[name], str):
+                problems.append(_bad(name, user[name]))
+    return problems
+
+
+def store_user(emu: "CartumEmulator", user: dict[str, Any]) -> bool:
+    """Create or update; True when created."""
+    shop = emu.shop
+    email = user["email"]
+    current = shop.users.get(email)
+    created = current is None
+    if created:
+        current = {
+            "id": shop.next_user_id,
+            "title": "",
+            "email": email,
+            "phone": "",
+            "country": "",
+            "city": "",
+            "address": "",
+            "registered": emu.local_now().strftime(DATE_FORMAT),
+            "customer_group_id": emu.switches.get("import_default_group", 2),
+            "balance": 0,
+            "balance_currency": 1,
+            "manager": None,
+            "site_link": "",
+            "company": "",
+            "role": "",
+        }
+        shop.next_user_id += 1
+    for name in ("title", "phone", "country", "city", "address"):
+        if name in user and user[name] is not None:
+            current[name] = str(user[name])
+    if "discount_card" in user and isinstance(user["discount_card"], dict):
+        current["discount_card"] = {**current.get("discount_card", {}), **user["discount_card"]}
+    if emu.b2b:
+        for name in ("customer_group_id", "balance", "balance_currency", *B2B_STRING_FIELDS):
+            if name in user and user[name] is not None:
+                current[name] = user[name]
+        if "manager_id" in user:
+            mid = user["manager_id"]
+            current["manager"] = dict(shop.managers[mid]) if mid else None
+    extras = {k: user[k] for k in ("newsletter_subscription", "note") if k in user}
+    if extras:
+        emu.user_extras.setdefault(email, {}).update(extras)
+    shop.users[email] = current
+    return created
+
+
+def _entry(emu: "CartumEmulator", items: list[tuple[int, str]]) -> dict[str, Any]:
+    if emu.switches.get("import_log_shape", "nested") == "flat":
+        code = max(c for c, _ in items)
+        return {"code": code, "message": " ".join(m for c, m in items if c == code)}
+    return {"info": [{"code": c, "message": m} for c, m in items]}
+
+
+@function("users/import")
+def users_import(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    if not hasattr(emu, "user_extras"):
+        emu.user_extras = {}
+    emu.import_calls = getattr(emu, "import_calls", 0) + 1
+    try:
+        return _import(emu, body)
+    finally:
+        after = emu.switches.get("import_expire_tokens_after")
+        if after and emu.import_calls >= after:
+            emu.switches["import_expire_tokens_after"] = None
+            emu.expire_tokens()
+
+
+def _import(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    users = body.get("users")
+    if not isinstance(users, list) or not users:
+        raise CartumError("ERROR", "Parameter users is required and must be a non-empty array")
+    limit = emu.switches.get("import_max_users")
+    if limit and len(users) > limit:
+        message = f"Too many users in one request: {len(users)} (at most {limit})"
+        if emu.switches.get("import_oversize", "error") == "http413":
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(users), text=message)
+        raise CartumError("ERROR", message)
+    poison = emu.switches.get("import_poison") or set()
+    if any(isinstance(u, dict) and u.get("email") in poison for u in users):
+        raise CartumError("EXCEPTION", "Unhandled exception while importing users")
+    unhandled: dict[str, Any] = emu.switches.setdefault("import_unhandled", {})
+    log = []
+    all_ok = True
+    for user in users:
+        problems = check_user(emu, user)
+        email = user.get("email") if isinstance(user, dict) else None
+        if not problems and email in unhandled:
+            left = unhandled[email]
+            if left is None or left > 0:
+                if left is not None:
+                    unhandled[email] = left - 1
+                problems = [(3, f"Unhandled error while importing user {email}")]
+        if problems:
+            all_ok = False
+            log.append(_entry(emu, problems))
+            continue
+        created = store_user(emu, user)
+        verb = "import" if created else "update"
+        log.append(_entry(emu, [(0, f"User {email} {verb} completed successfully!")]))
+    return ("OK" if all_ok else "WARNING"), {"log": log}
