@@ -1,0 +1,179 @@
+"""DestinationLoyaltyBatch: check, discover (DESTINATION_CATALOG) and write for the loyalty
+platform's customers_batch, on the shared destination core (destination_common)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, List, Mapping, Optional
+
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+)
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from destination_common.discover import DiscoverableDestination, Operation, resolve_streams
+from destination_common.http import redact
+from destination_common.mapping import MappingRegistry
+from destination_common.rejects import RejectLog
+from destination_common.writer import WriteLoop
+
+from destination_loyalty_batch.client import LoyaltyClient, config_error
+from destination_loyalty_batch.handler import LoyaltyHandler, LoyaltyStats, duplicate_mode
+from destination_loyalty_batch.presets import PRESETS, CustomFields
+from destination_loyalty_batch.rows import STANDARD_FIELDS, is_header
+
+logger = logging.getLogger("airbyte")
+
+OBJECT = "customers"
+SYNC_MODES = ("append", "append_dedup")
+MATCHING_KEYS = [["code"], ["card_number"]]
+
+FIELD_DESCRIPTIONS = {
+    "code": "The sending system's unique customer id; matches existing customers. Without it the platform generates a 16-digit code.",
+    "card_number": "Loyalty card number; matches existing customers when no code is sent.",
+    "custom_date": "A date (birthday, anniversary...), sent as YYYY-MM-DD; ISO 8601 and DD.MM.YYYY are converted.",
+    "auto_add": "Amount added to the first campaign (points, visits, dollars or product, by campaign type).",
+    "customer_username": "API-only user name.",
+    "customer_password": "Password for custom applications (customer hotsite).",
+    "customer_PIN": "API-only PIN (physical terminals).",
+}
+
+
+def customer_schema(custom_fields: Optional[list[Mapping[str, Any]]] = None) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for name in STANDARD_FIELDS:
+        prop: dict[str, Any] = {"type": ["null", "number", "string"] if name == "auto_add" else ["null", "string"]}
+        if name in FIELD_DESCRIPTIONS:
+            prop["description"] = FIELD_DESCRIPTIONS[name]
+        if name == "custom_date":
+            prop["format"] = "date"
+        props[name] = prop
+    for field in custom_fields or []:
+        prop = {"type": ["null", "string"], "title": str(field.get("label") or field["name"])}
+        desc = f"Custom field '{field.get('label') or field['name']}'"
+        if field.get("type"):
+            desc += f" ({field['type']})"
+        if str(field.get("required", "")).lower() in ("true", "yes", "1"):
+            desc += ", required"
+        prop["description"] = desc + "; may also be given by its label."
+        props[str(field["name"])] = prop
+    return {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "additionalProperties": True, "properties": props}
+
+
+def operations(custom_fields: Optional[list[Mapping[str, Any]]] = None) -> List[Operation]:
+    schema = customer_schema(custom_fields)
+    return [Operation(OBJECT, mode, schema, MATCHING_KEYS) for mode in SYNC_MODES]
+
+
+def build_mapper(config: Mapping[str, Any], fields: Optional[CustomFields]) -> tuple[Any, bool]:
+    """The record → customer function for the configured mapping, and whether unknown keys
+    are an error (custom templates, whose targets the user named) or dropped (presets)."""
+    name = str(config.get("record_mapping") or "loyalty")
+    templates = dict(config.get("field_templates") or {})
+    for target in templates:
+        if target in STANDARD_FIELDS or is_header(target) and (fields is None or target in fields.names):
+            continue
+        if fields is not None and fields.resolve(target):
+            continue
+        known = ", ".join(sorted(fields.names)) if fields else "custom_field_N"
+        raise config_error(
+            f"The field template target '{target}' is neither a customers_batch field nor a custom field of this account "
+            f"(custom fields: {known}). Rename it in the record mapping."
+        )
+    registry = MappingRegistry()
+    for preset, fn in PRESETS.items():
+        registry.register(preset, lambda _config, fn=fn: fn)
+    mapper = registry.build(name, config=config, templates=templates, types={t: "string" for t in templates})
+    return mapper, name == "custom"
+
+
+class DestinationLoyaltyBatch(DiscoverableDestination):
+    def operations(self, config: Mapping[str, Any]) -> List[Operation]:
+        client = LoyaltyClient(config)
+        return operations(client.custom_fields())
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        try:
+            client = LoyaltyClient(config)
+            existing = {str(c.get("id")) for c in client.campaigns()}
+            wanted = [str(c).strip() for c in config.get("campaigns") or []]
+            missing = [c for c in wanted if c not in existing]
+            if missing:
+                return AirbyteConnectionStatus(
+                    status=Status.FAILED,
+                    message=(
+                        f"Campaign(s) {', '.join(missing)} not found in account '{client.account_id}' "
+                        f"(its campaigns: {', '.join(sorted(existing)) or 'none'}). Fix the campaign ids."
+                    ),
+                )
+            fields = self._fields(client)
+            build_mapper(config, fields)
+            return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+        except AirbyteTracedException as exc:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=redact(exc.message or str(exc)))
+        except Exception as exc:  # noqa: BLE001 - check reports, never crashes
+            return AirbyteConnectionStatus(status=Status.FAILED, message=redact(f"{type(exc).__name__}: {exc}"))
+
+    @staticmethod
+    def _fields(client: LoyaltyClient) -> Optional[CustomFields]:
+        try:
+            return CustomFields(client.custom_fields())
+        except AirbyteTracedException as exc:
+            logger.warning(
+                redact(
+                    f"Could not list the account's custom fields ({exc.message}); custom fields can be used "
+                    "only by their custom_field_N names."
+                )
+            )
+            return None
+
+    def write(
+        self,
+        config: Mapping[str, Any],
+        configured_catalog: ConfiguredAirbyteCatalog,
+        input_messages: Iterable[AirbyteMessage],
+    ) -> Iterable[AirbyteMessage]:
+        client = LoyaltyClient(config)
+        resolved = resolve_streams(configured_catalog, operations())
+        fields = self._fields(client)
+        mapper, strict = build_mapper(config, fields)
+        stats = LoyaltyStats()
+        handling = str(config.get("duplicate_handling") or "from_sync_mode")
+        handlers = {}
+        for name, stream in resolved.items():
+            mode = duplicate_mode(stream.sync_mode, handling)
+            logger.info(f"Stream '{name}' → {OBJECT}: destination sync mode {stream.sync_mode}, overwrite_duplicates={mode}")
+            if mode == "yes":
+                logger.warning(
+                    f"Stream '{name}': duplicate handling 'replace' blanks every field of an existing customer that a record does not carry."
+                )
+            handlers[name] = LoyaltyHandler(
+                client=client,
+                mapper=mapper,
+                strict_fields=strict,
+                custom_fields=fields,
+                mode=mode,
+                campaigns=config["campaigns"],
+                delimiter=str(config.get("delimiter") or "pipe"),
+                allow_undo=bool(config.get("allow_undo", True)),
+                card_number_generate=int(config.get("card_number_generate") or 0),
+                auto_add=float(config.get("auto_add") or 0),
+                stats=stats,
+            )
+        share = config.get("max_rejected_share", 0.05)
+        loop = WriteLoop(
+            handlers,
+            batch_size=int(config.get("batch_size") or 500),
+            rejects=RejectLog(config.get("rejected_records_path") or None),
+            max_rejected_share=None if share is None or float(share) >= 1 else float(share),
+            request_stats=client.http.stats,
+            name="destination-loyalty-batch",
+        )
+        try:
+            yield from loop.run(input_messages)
+        finally:
+            logger.info(stats.line())
