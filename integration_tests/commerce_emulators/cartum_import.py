@@ -183,8 +183,7 @@ def store_user(emu: "CartumEmulator", user: dict[str, Any]) -> bool:
 
 def _entry(emu: "CartumEmulator", items: list[tuple[int, str]]) -> dict[str, Any]:
     if emu.switches.get("import_log_shape", "nested") == "flat":
-        code = max(c for c, _ in items)
-        return {"code": code, "message": " ".join(m for c, m in items if c == code)}
+        return {"code": items[0][0], "message": " ".join(m for _, m in items)}
     return {"info": [{"code": c, "message": m} for c, m in items]}
 
 

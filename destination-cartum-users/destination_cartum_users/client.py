@@ -1,0 +1,113 @@
+"""Cartum API gateway client: login, token in every JSON body, envelope handling, one new
+login when the token expires."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Optional
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from destination_common import BatchRefused, HttpClient, add_secret, check_url, redact
+
+logger = logging.getLogger("airbyte")
+
+TOKEN_STATUSES = {"AUTHORIZATION_ERROR", "UNAUTHORIZED"}
+
+
+def config_error(message: str) -> AirbyteTracedException:
+    message = redact(message)
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+class CartumClient:
+    """`call(function, body)` → (status, response) of the envelope, after logging in when needed
+    and once more when the token was rejected (expired). Raises config errors for a wrong URL
+    and bad credentials; HttpClient raises transient errors after its retries."""
+
+    def __init__(self, config: Mapping[str, Any], http: Optional[HttpClient] = None) -> None:
+        self.base = check_url(config.get("shop_url"), field="shop URL")
+        self.login = config.get("login", "")
+        self.password = config.get("password", "")
+        self.http = http or HttpClient(
+            timeout=(15.0, float(config.get("request_timeout_seconds", 120))),
+            max_retries=int(config.get("http_max_retries", 5)),
+            backoff_base=float(config.get("http_backoff_seconds", 2)),
+            service=f"Cartum API at {self.base}",
+            user_agent="airbyte-destination-cartum-users/0.1.0",
+        )
+        self.token: Optional[str] = None
+        self.logins = 0
+
+    def url(self, function: str) -> str:
+        return f"{self.base}/api/{function}/"
+
+    def _post(self, function: str, body: Mapping[str, Any]) -> Any:
+        try:
+            data = self.http.post_json(self.url(function), body, what=function)
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status == 413:
+                raise BatchRefused(f"HTTP 413: the request is too large for the shop", code="http 413") from None
+            if status in (401, 403, 404, 405):
+                raise config_error(
+                    f"The shop at {self.base} answered HTTP {status} to /api/{function}/: this does not look like "
+                    "a Cartum API. Check the shop URL (the shop's own address, without /api)."
+                ) from None
+            raise BatchRefused(f"HTTP {status} from /api/{function}/", code=f"http {status}") from None
+        except requests.exceptions.InvalidURL:
+            raise config_error(f"The shop URL {self.base} is not a valid address.") from None
+        if not isinstance(data, Mapping) or "status" not in data:
+            raise config_error(
+                f"The shop at {self.base} answered /api/{function}/ without the Cartum envelope "
+                "{status, response}. Check the shop URL."
+            )
+        return data
+
+    def authenticate(self) -> str:
+        """POST /api/auth/; bad credentials and wrong URLs are config errors."""
+        try:
+            data = self._post("auth", {"login": self.login, "password": self.password})
+        except BatchRefused as exc:
+            raise config_error(f"The shop at {self.base} refused the login request ({exc.reason}). Check the shop URL.") from None
+        status = data.get("status")
+        response = data.get("response") or {}
+        if status == "OK" and isinstance(response, Mapping) and response.get("token"):
+            self.token = str(response["token"])
+            add_secret(self.token)
+            self.logins += 1
+            return self.token
+        if status == "UNDEFINED_FUNCTION":
+            raise config_error(f"The shop at {self.base} has no API function auth: check the shop URL.")
+        message = response.get("message") if isinstance(response, Mapping) else None
+        raise config_error(
+            f"Cartum refused the login of API user '{self.login}' at {self.base} ({status}: {message or 'no message'}). "
+            "Check the API login and password (shop admin: Settings > API access)."
+        )
+
+    def call(self, function: str, body: Optional[Mapping[str, Any]] = None) -> tuple[str, Any]:
+        """(status, response) of one gateway call; one new login if the token is rejected."""
+        if self.token is None:
+            self.authenticate()
+        for attempt in (0, 1):
+            data = self._post(function, {**(body or {}), "token": self.token})
+            status = data.get("status")
+            if status in TOKEN_STATUSES and attempt == 0:
+                logger.info(f"{function}: the API token was rejected ({status}); logging in again")
+                self.authenticate()
+                continue
+            if status in TOKEN_STATUSES:
+                raise config_error(
+                    f"Cartum rejected a fresh API token for {function} ({status}). "
+                    "Check that the API user may use this function."
+                )
+            return str(status), data.get("response")
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def message(response: Any) -> str:
+        if isinstance(response, Mapping):
+            return str(response.get("message") or response)
+        return str(response)

@@ -1,0 +1,152 @@
+"""Record mapping presets: "already a Cartum user", "UPgates customer"; custom templates come
+from destination_common's TemplateMapper."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from destination_common import MappingError, MappingRegistry, get_path
+
+from destination_cartum_users.countries import COUNTRY_NAMES
+from destination_cartum_users.schema import B2B_KEYS, template_types
+
+CARTUM_FIELDS = ("title", "email", "phone", "country", "city", "address", "note")
+
+
+def _text(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value  # wrong type: validation reports it
+
+
+def cartum_user(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict]:
+    """users/export (seed 001) or users/import shaped records → users/import payload."""
+
+    def mapper(record: Mapping[str, Any]) -> dict:
+        out: dict[str, Any] = {}
+        for name in CARTUM_FIELDS:
+            if record.get(name) is not None:
+                out[name] = _text(record[name])
+        for name in ("discount_card", "newsletter_subscription"):
+            if record.get(name) is not None:
+                out[name] = record[name]
+        for name in ("customer_group_id", "balance", "balance_currency", "site_link", "company", "role"):
+            if record.get(name) is not None:
+                out[name] = record[name]
+        manager = record.get("manager")
+        if isinstance(manager, Mapping) and manager.get("id") is not None:
+            out["manager_id"] = manager["id"]
+        elif record.get("manager_id") is not None:
+            out["manager_id"] = record["manager_id"]
+        return out
+
+    return mapper
+
+
+def _group_keys(groups: Any) -> list[str]:
+    """Ids and names of UPgates `groups`: an object {id: name}, or an array of ids or of
+    {id, name} objects (API-NOTES §1: accept both)."""
+    keys: list[str] = []
+    if isinstance(groups, Mapping):
+        for gid, name in groups.items():
+            keys += [str(gid), str(name)]
+    elif isinstance(groups, list):
+        for g in groups:
+            if isinstance(g, Mapping):
+                keys += [str(g.get("id")), str(g.get("name"))]
+            elif g is not None:
+                keys.append(str(g))
+    return keys
+
+
+def upgates_customer(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict]:
+    mapping = config.get("mapping") or {}
+    table = [
+        (str(row["upgates"]).strip(), int(row["customer_group_id"]))
+        for row in mapping.get("group_mapping") or []
+    ]
+    default_group = mapping.get("default_customer_group_id")
+    countries = dict(COUNTRY_NAMES)
+    countries.update({str(r["code"]).upper(): r["name"] for r in mapping.get("country_names") or []})
+
+    def mapper(record: Mapping[str, Any]) -> dict:
+        out: dict[str, Any] = {}
+        company = _text(get_path(record, "company.name")) or ""
+        names = " ".join(p for p in (_text(record.get("firstname")) or "", _text(record.get("surname")) or "") if p)
+        if record.get("type") == "company" and company:
+            title = company
+        else:
+            title = names or company
+        if title:
+            out["title"] = title
+        email = _text(get_path(record, "login.email")) or _text(record.get("email"))
+        if email:
+            out["email"] = email
+        phone = _text(get_path(record, "communication.phone"))
+        if phone:
+            out["phone"] = phone
+        code = get_path(record, "addresses.billing.country_id")
+        if code:
+            out["country"] = countries.get(str(code).upper(), str(code))
+        for target, path in (("city", "addresses.billing.city"), ("address", "addresses.billing.street")):
+            value = _text(get_path(record, path))
+            if value:
+                out[target] = value
+        accept = record.get("newsletter_accept")
+        if accept in ("yes", "no", "excluded"):
+            out["newsletter_subscription"] = 1 if accept == "yes" else 0
+        if company:
+            out["company"] = company
+        candidates = _group_keys(record.get("groups"))
+        pricelist = record.get("pricelist")
+        group = None
+        for key, gid in table:
+            if key in candidates or (pricelist is not None and key == str(pricelist)):
+                group = gid
+                break
+        if group is None:
+            group = default_group
+        if group is not None:
+            out["customer_group_id"] = int(group)
+        return out
+
+    return mapper
+
+
+REGISTRY = MappingRegistry()
+REGISTRY.register("cartum_user", cartum_user)
+REGISTRY.register("upgates_customer", upgates_customer)
+
+
+def templates_of(config: Mapping[str, Any]) -> dict[str, str]:
+    rows = (config.get("mapping") or {}).get("field_templates") or []
+    return {str(r["field"]): r["template"] for r in rows}
+
+
+def build_mapper(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict]:
+    """The configured mapping, B2B fields dropped when the shop has no B2B module."""
+    mapping = config.get("mapping") or {"preset": "cartum_user"}
+    b2b = bool(config.get("b2b", True))
+    inner = REGISTRY.build(
+        mapping.get("preset", "cartum_user"),
+        config=config,
+        templates=templates_of(config),
+        types=template_types(b2b=True),
+    )
+
+    def mapper(record: Mapping[str, Any]) -> dict:
+        if not isinstance(record, Mapping):
+            raise MappingError("the record is not an object")
+        out = inner(record)
+        if not b2b:
+            for key in B2B_KEYS:
+                out.pop(key, None)
+        if isinstance(out.get("email"), str):
+            out["email"] = out["email"].strip()
+        return out
+
+    return mapper
