@@ -96,6 +96,10 @@ class TemplateMapper:
             value = _JINJA.eval(template, self.config, default=None, valid_types=valid or None, record=record)
         except Exception as exc:  # noqa: BLE001 - any template failure rejects this record only
             raise MappingError(f"template for '{target}' failed: {type(exc).__name__}: {_short(exc)}") from None
+        if isinstance(value, str) and value == template and ("{{" in template or "{%" in template):
+            # The CDK's JinjaInterpolation answers a TypeError while rendering (e.g. "a" + 1)
+            # with the raw template text: never send that as data.
+            raise MappingError(f"template for '{target}' failed: a value has the wrong type for the expression")
         if value == "None" or value == "":
             return None
         if valid == (str,) and value is not None and not isinstance(value, str):

@@ -28,6 +28,13 @@ def test_template_error_is_a_mapping_error_not_a_crash():
     assert "ZeroDivisionError" in err.value.reason and err.value.code == "mapping"
 
 
+def test_type_error_in_template_is_a_mapping_error_not_the_raw_template():
+    m = TemplateMapper({"x": "{{ record.a + 1 }}"})
+    with pytest.raises(MappingError) as err:
+        m({"a": "text"})
+    assert "wrong type" in err.value.reason
+
+
 def test_template_sandbox_blocks_unsafe_access():
     m = TemplateMapper({"x": "{{ record.__class__.__mro__ }}"})
     with pytest.raises(MappingError) as err:  # the CDK's sandbox refuses, this record is rejected
