@@ -150,6 +150,8 @@ def _xml_to_dict(elem: ET.Element) -> dict[str, Any]:
 def _parse_xml_leniently(text: str) -> Reply:
     """For answers like the seed's sample, where closing tags lack their slash."""
     m = re.search(r"<response\b[^>]*\bstatus\s*=\s*[\"']([^\"']+)[\"']", text)
+    if not re.search(r"</?response>\s*$", text):
+        return Reply("unreadable", text, error="XML answer cut short (no closing </response>)")
     if not m:
         return Reply("unreadable", text, error="XML answer without <response status=...>")
     status = m.group(1).lower()

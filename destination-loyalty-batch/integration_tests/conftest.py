@@ -128,7 +128,10 @@ def write_in_process(config: dict[str, Any], catalog_dict: dict[str, Any], lines
 @pytest.fixture
 def write_fast():
     def run(api: LoyaltyEmulator, records: list[dict[str, Any]], *, mode: str = "append_dedup", states: bool = True, **config: Any):
-        lines = [record_line(r) for r in records] + ([state_line(1)] if states else [])
+        if records and isinstance(records[0], str):  # raw message lines, states placed by the test
+            lines = list(records)
+        else:
+            lines = [record_line(r) for r in records] + ([state_line(1)] if states else [])
         return write_in_process(emulator_config(api, **config), catalog(mode), lines)
 
     return run

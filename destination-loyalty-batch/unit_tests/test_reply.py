@@ -32,7 +32,7 @@ def test_xml_seed_sample_is_read_despite_missing_slashes():
 def test_xml_error():
     r = parse_reply('<response status="error">\n<error>Invalid user_id or user_api_key</error>\n</response>')
     assert r.status == "error" and r.error == "Invalid user_id or user_api_key"
-    r = parse_reply('<response status="error"><error>broken<error></response')
+    r = parse_reply('<response status="error"><error>broken<error></response>')
     assert r.status == "error" and r.error == "broken"
 
 
@@ -53,6 +53,7 @@ def test_json_flat_counts_shape_is_accepted():
 
 
 def test_unreadable_answers_keep_the_raw_text():
-    for text in ["", "<html>oops</html>", '{"status": "maybe"}', '{"status":"succ', "plain text"]:
+    cut = XML_OK[: len(XML_OK) // 2]
+    for text in [cut, SEED_XML[:40], "", "<html>oops</html>", '{"status": "maybe"}', '{"status":"succ', "plain text"]:
         r = parse_reply(text)
         assert r.status == "unreadable" and r.raw == text and r.error
