@@ -6,7 +6,6 @@ Behaviour follows API-NOTES §2 and seed 001. Where the docs leave a question op
 - `empty_response` ([]): the `response` of an EMPTY answer; `{}` or `{"message": ...}` also seen.
 - `limit_cap` (500): the largest `limit` served (a bigger one is silently cut, as catalog/export does).
 - `orders_date_field` ("created"): whether orders/get from/to filter on creation or update time.
-- `users_total` (False): add `response.total` to users/export (the docs show none).
 
 Dates in from/to: 'YYYY-MM-DD' or 'DD.MM.YYYY', optionally with ' HH:MM:SS'; both inclusive
 (a date alone means the whole day). They are shop-local, like every date the API writes.
@@ -77,7 +76,6 @@ def users_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]
         for u in emu.shop.users_by_id()
         if (low is None or u["registered"] >= low) and (high is None or u["registered"] <= high)
     ]
-    total = len(users)
     page = _page(emu, users, body)
     if not page:
         return _empty(emu)
@@ -85,10 +83,7 @@ def users_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]
         page = [{k: v for k, v in u.items() if k not in USER_B2B_KEYS} for u in page]
     else:
         page = [dict(u) for u in page]
-    response: dict[str, Any] = {"users": page}
-    if emu.switches.get("users_total"):
-        response["total"] = total
-    return "OK", response
+    return "OK", {"users": page}
 
 
 @function("customer-groups/export", b2b=True)
