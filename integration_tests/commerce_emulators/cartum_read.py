@@ -6,6 +6,10 @@ Behaviour follows API-NOTES §2 and seed 001. Where the docs leave a question op
 - `empty_response` ([]): the `response` of an EMPTY answer; `{}` or `{"message": ...}` also seen.
 - `limit_cap` (500): the largest `limit` served (a bigger one is silently cut, as catalog/export does).
 - `orders_date_field` ("created"): whether orders/get from/to filter on creation or update time.
+- `force_status` ({}): function -> (status, message): answer that call with that envelope,
+  e.g. {"orders/get": ("EXCEPTION", "Deadlock")}; `force_times` limits how often (default: always).
+- `revoke_token_on_call` ({}): function -> n: the n-th call of that function finds every token
+  revoked (AUTHORIZATION_ERROR before the token's time, as after a shop restart).
 
 Dates in from/to: 'YYYY-MM-DD' or 'DD.MM.YYYY', optionally with ' HH:MM:SS'; both inclusive
 (a date alone means the whole day). They are shop-local, like every date the API writes.
@@ -63,12 +67,29 @@ def _page(emu: "CartumEmulator", items: list[Any], body: dict[str, Any]) -> list
     return items[offset : offset + limit]
 
 
+def _hooks(emu: "CartumEmulator", name: str) -> None:
+    """The per-call switches (see the module doc)."""
+    counts = emu.switches.setdefault("_calls", {})
+    counts[name] = counts.get(name, 0) + 1
+    if emu.switches.get("revoke_token_on_call", {}).get(name) == counts[name]:
+        emu.expire_tokens()
+        raise CartumError("AUTHORIZATION_ERROR", "Authorization token is invalid or expired")
+    forced = emu.switches.get("force_status", {}).get(name)
+    if forced:
+        left = emu.switches.setdefault("force_times", {}).get(name)
+        if left is None or left > 0:
+            if left is not None:
+                emu.switches["force_times"][name] = left - 1
+            raise CartumError(forced[0], forced[1])
+
+
 def _empty(emu: "CartumEmulator") -> tuple[str, Any]:
     return "EMPTY", emu.switches.get("empty_response", [])
 
 
 @function("users/export")
 def users_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    _hooks(emu, "users/export")
     low = parse_bound(body.get("from"), upper=False, name="from")
     high = parse_bound(body.get("to"), upper=True, name="to")
     users = [
@@ -88,6 +109,7 @@ def users_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]
 
 @function("customer-groups/export", b2b=True)
 def customer_groups_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    _hooks(emu, "customer-groups/export")
     if not emu.shop.customer_groups:
         return _empty(emu)
     return "OK", {"customer_groups": [dict(g) for g in emu.shop.customer_groups]}
@@ -95,6 +117,7 @@ def customer_groups_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple
 
 @function("price-levels/export", b2b=True)
 def price_levels_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    _hooks(emu, "price-levels/export")
     if not emu.shop.price_levels:
         return _empty(emu)
     return "OK", {"price_levels": [dict(p) for p in emu.shop.price_levels]}
@@ -122,6 +145,7 @@ def _ids(value: Any) -> set[int] | None:
 
 @function("orders/get")
 def orders_get(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    _hooks(emu, "orders/get")
     low = parse_bound(body.get("from"), upper=False, name="from")
     high = parse_bound(body.get("to"), upper=True, name="to")
     statuses = _statuses(body.get("status"))

@@ -183,3 +183,16 @@ def test_empty_answer_shape_is_a_switch(cartum: CartumEmulator, shape: Any) -> N
     cartum.switches["empty_response"] = shape
     answer = call(cartum, "users/export", {"token": token(cartum), "from": "2999-01-01"})
     assert answer == {"status": "EMPTY", "response": shape}
+
+
+def test_forced_status_and_revoked_token_switches(cartum: CartumEmulator) -> None:
+    value = token(cartum)
+    cartum.switches["force_status"] = {"orders/get": ("EXCEPTION", "Deadlock found")}
+    cartum.switches["force_times"] = {"orders/get": 1}
+    assert call(cartum, "orders/get", {"token": value}) == {"status": "EXCEPTION", "response": {"message": "Deadlock found"}}
+    assert call(cartum, "orders/get", {"token": value})["status"] == "OK"
+    cartum.switches["revoke_token_on_call"] = {"users/export": 2}
+    assert call(cartum, "users/export", {"token": value})["status"] == "OK"
+    assert call(cartum, "users/export", {"token": value})["status"] == "AUTHORIZATION_ERROR"
+    assert call(cartum, "users/export", {"token": value})["status"] == "AUTHORIZATION_ERROR"  # revoked for good
+    assert call(cartum, "users/export", {"token": token(cartum)})["status"] == "OK"
