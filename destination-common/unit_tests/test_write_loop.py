@@ -3,7 +3,7 @@ import json
 import pytest
 from airbyte_cdk.models import FailureType, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from helpers import FakeHandler, record, state
+from destination_common_helpers import FakeHandler, record, state
 
 from destination_common import RejectLog, WriteLoop
 

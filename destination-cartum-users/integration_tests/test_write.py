@@ -1,0 +1,287 @@
+"""Write tests against the Cartum emulator, in-process (DestinationCartumUsers.write with the
+CDK's message parsing): every written user is read back through users/export and compared
+field by field; mixed codes, token expiry, faults, bisection, state ordering, threshold."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airbyte_cdk.models import FailureType, Type
+from cartum_write_helpers import catalog_dict, export_users, record, state, user, write
+
+IMPORT = "users/import"
+
+
+def expected_export(sent: dict, existing: dict | None, api) -> dict:
+    """What users/export must show after importing `sent` (upsert: given fields change)."""
+    exp = dict(existing or {})
+    for k in ("title", "email", "phone", "country", "city", "address", "customer_group_id", "balance",
+              "balance_currency", "site_link", "company", "role"):
+        if k in sent:
+            exp[k] = sent[k]
+    if "manager_id" in sent:
+        exp["manager"] = api.shop.managers[sent["manager_id"]]
+    if "discount_card" in sent:
+        exp["discount_card"] = {**exp.get("discount_card", {}), **sent["discount_card"]}
+    return exp
+
+
+def test_written_users_read_back_field_by_field(cartum_write_api):
+    api = cartum_write_api
+    before = export_users(api)
+    existing_email, existing = next(iter(before.items()))
+    sent = []
+    for i in range(23):
+        u = user(i, country="Україна", city="Київ", address=f"вул. Хрещатик, {i}")
+        if i % 2:
+            u.update(customer_group_id=3, manager_id=61, balance=i * 10.5, balance_currency=2,
+                     site_link=f"https://c{i}.ua", company=f"ТОВ «Компанія {i}»", role="Директор")
+        if i % 3 == 0:
+            u["discount_card"] = {"discount": i % 100, "active": True, "date_limit": "2027-12-31", "status": 1 + i % 3}
+        sent.append(u)
+    # an update of an existing user: only the given fields change, the id stays
+    update = {"title": "Оновлене Ім'я", "email": existing_email, "city": "Львів", "manager_id": 62}
+    sent.append(update)
+    api.log.clear()
+    result = write(api, [record(u) for u in sent] + [state(1)], batch_size=7)
+    assert result.error is None and result.states == [1]
+    # 24 users, batch 7: 4 import requests, plus the login and the customer groups
+    assert api.log.summary() == {"auth": 1, "customer-groups/export": 1, IMPORT: 4}
+    after = export_users(api)
+    assert len(after) == len(before) + 23
+    new_ids = sorted(after[u["email"]]["id"] for u in sent[:-1])
+    assert new_ids == list(range(max(x["id"] for x in before.values()) + 1, max(new_ids) + 1))
+    for u in sent[:-1]:
+        got = after[u["email"]]
+        exp = expected_export(u, None, api)
+        for k, v in exp.items():
+            assert got[k] == v, (u["email"], k)
+        assert set(got) >= {"id", "registered", "customer_group_id", "balance", "manager", "site_link", "company", "role"}
+    got = after[existing_email]
+    assert got == expected_export(update, existing, api)
+    assert got["id"] == existing["id"] and got["registered"] == existing["registered"]
+
+
+@pytest.mark.parametrize("shape", ["nested", "flat"])
+def test_mixed_codes_and_local_rejects(cartum_write_factory, tmp_path, shape):
+    api = cartum_write_factory(switches={
+        "import_log_shape": shape,
+        "import_unhandled": {"user2@example.com": None, "user3@example.com": 1},
+    })
+    rejects = tmp_path / "rejected.jsonl"
+    records = [
+        user(0),
+        user(1, manager_id=99),                    # unknown manager: only the shop knows → code 2
+        user(2),                                   # code 3 every time → retried once, rejected
+        user(3),                                   # code 3 once → accepted on the retry
+        user(4, balance_currency=9),               # unknown currency → code 2 from the shop
+        user(5, email="not-an-email"),             # local code 2: no request
+        user(6, discount_card={"discount": 150}),  # local code 2
+        {"email": "no-title@example.com"},         # local code 1
+        user(8, customer_group_id=42),             # local: the shop has no group 42
+    ]
+    result = write(api, [record(r) for r in records] + [state(1)], rejected_records_path=str(rejects),
+                   max_rejected_percent=100)
+    assert result.error is None and result.states == [1]
+    shop = export_users(api)
+    assert "user0@example.com" in shop and "user3@example.com" in shop
+    for gone in ("user1@example.com", "user2@example.com", "user4@example.com", "no-title@example.com", "user8@example.com"):
+        assert gone not in shop
+    lines = [json.loads(l) for l in rejects.read_text().splitlines()]
+    by_key = {l["key"]: l for l in lines}
+    assert {k: by_key[k]["code"] for k in by_key} == {
+        "not-an-email": 2, "user6@example.com": 2, "no-title@example.com": 1, "user8@example.com": 2,
+        "user1@example.com": 2, "user2@example.com": 3, "user4@example.com": 2,
+    }
+    assert "manager_id field (99)" in by_key["user1@example.com"]["reason"]
+    assert "still failing after one retry" in by_key["user2@example.com"]["reason"]
+    assert by_key["user6@example.com"]["record"] == records[6]
+    # one request with the 5 users that passed local validation, one retry with the 2 code-3 users
+    imports = api.log.select(function=IMPORT)
+    assert [len(r.body["users"]) for r in imports] == [5, 2]
+    summary = [m.log.message for m in result.out if m.type == Type.LOG]
+    assert summary == []  # logs go through the logger, not the output
+
+
+def test_summary_and_rejects_logged_by_key_only(cartum_write_api, caplog):
+    with caplog.at_level("INFO", logger="airbyte"):
+        result = write(cartum_write_api, [record(user(1)), record(user(2, phone="12", note="PRIVATE-NOTE"))], max_rejected_percent=50)
+    assert result.error is None
+    text = caplog.text
+    assert "Rejected record user2@example.com of stream users: code 2" in text
+    assert "PRIVATE-NOTE" not in text and cartum_write_api.password not in text
+    assert "Write summary (destination-cartum-users): records in 2, accepted 1, rejected 1 (code 2: 1)" in text
+    assert "requests 3" in text
+
+
+def test_duplicates_within_a_batch_collapse_last_wins(cartum_write_api):
+    api = cartum_write_api
+    records = [record(user(1, city="Київ")), record(user(2)), record(user(1, city="Одеса", email="USER1@example.com "))]
+    result = write(api, records)
+    assert result.error is None
+    sent = api.log.select(function=IMPORT)[0].body["users"]
+    assert [u["email"] for u in sent] == ["user2@example.com", "USER1@example.com"]
+    assert export_users(api)["USER1@example.com"]["city"] == "Одеса"
+
+
+def test_token_expiry_mid_write_logs_in_once_more(cartum_write_factory):
+    api = cartum_write_factory(switches={"import_expire_tokens_after": 1})
+    result = write(api, [record(user(i)) for i in range(9)], batch_size=3)
+    assert result.error is None
+    assert api.log.count(function="auth") == 2
+    statuses = [r.status for r in api.log.select(function=IMPORT)]
+    assert len(statuses) == 4  # 3 batches + the one refused for the expired token, resent
+    assert all(f"user{i}@example.com" in export_users(api) for i in range(9))
+
+
+def test_token_lifetime_runs_out_while_records_arrive(cartum_write_factory):
+    api = cartum_write_factory(token_lifetime=600)
+
+    def messages():
+        for i in range(4):
+            yield record(user(i))
+        api.clock.advance(601)  # ten minutes of a slow source
+        for i in range(4, 8):
+            yield record(user(i))
+
+    result = write(api, messages(), batch_size=4)
+    assert result.error is None and api.log.count(function="auth") == 2
+    assert len(export_users(api)) == 5 + 8
+
+
+def test_transient_faults_are_retried_and_nothing_is_lost_or_doubled(cartum_write_api):
+    api = cartum_write_api
+    faults = [("status", {"status": 502, "times": 2}), ("drop", {}), ("truncate", {}), ("cut", {}), ("timeout", {"delay": 2.5})]
+
+    def messages():
+        # one fault armed per batch of 4 (a batch is sent while its 4th record is handled)
+        for b, (kind, kwargs) in enumerate(faults):
+            api.inject(kind, path="/api/users/import", **kwargs)
+            for i in range(4 * b, 4 * b + 4):
+                yield record(user(i))
+        yield state(1)
+
+    result = write(api, messages(), batch_size=4, request_timeout_seconds=1)
+    assert result.error is None and result.states == [1]
+    shop = export_users(api)
+    assert len(shop) == 5 + 20 and all(f"user{i}@example.com" in shop for i in range(20))
+    imports = sorted(api.log.select(function=IMPORT), key=lambda r: r.started)  # a timed-out request is logged late
+    assert [r.fault for r in imports] == ["status", "status", None, "drop", None, "truncate", None, "cut", None, "timeout", None]
+    # a truncated or cut answer may hide a completed import: the resend is an upsert, no doubles
+    assert len({u["id"] for u in shop.values()}) == len(shop)
+
+
+def test_persistent_outage_fails_transient_without_state_for_unsettled_records(cartum_write_api):
+    api = cartum_write_api
+    api.inject("status", status=503, path="/api/users/import", skip=1, times=100)
+    result = write(api, [record(user(1)), state(1), record(user(2)), state(2)], batch_size=10)
+    assert result.states == [1]
+    assert result.error is not None and result.error.failure_type == FailureType.transient_error
+    assert "users/import after 4 attempts" in result.error.message
+    assert api.log.count(function=IMPORT) == 1 + 4
+
+
+def test_refused_request_is_bisected_until_the_offender_is_isolated(cartum_write_factory, tmp_path):
+    api = cartum_write_factory(switches={"import_poison": {"user11@example.com"}})
+    rejects = tmp_path / "r.jsonl"
+    result = write(api, [record(user(i)) for i in range(16)], batch_size=16, rejected_records_path=str(rejects))
+    assert result.error is None
+    shop = export_users(api)
+    assert sum(f"user{i}@example.com" in shop for i in range(16)) == 15
+    line = json.loads(rejects.read_text())
+    assert line["key"] == "user11@example.com" and line["code"] == "EXCEPTION"
+    sizes = [len(r.body["users"]) for r in api.log.select(function=IMPORT)]
+    assert sizes == [16, 8, 8, 4, 2, 2, 1, 1, 4]  # depth first: 8-15, 8-11, 10-11, 11; then 12-15
+
+
+@pytest.mark.parametrize("how", ["error", "http413"])
+def test_batch_limit_of_the_shop_is_found_by_splitting(cartum_write_factory, how):
+    api = cartum_write_factory(switches={"import_max_users": 10, "import_oversize": how})
+    result = write(api, [record(user(i)) for i in range(40)], batch_size=40)
+    assert result.error is None
+    assert sum(f"user{i}@example.com" in export_users(api) for i in range(40)) == 40
+    sizes = [len(r.body["users"]) for r in api.log.select(function=IMPORT)]
+    assert sizes == [40, 20, 10, 10, 20, 10, 10]
+
+
+def test_state_is_echoed_only_after_every_record_before_it_is_settled(cartum_write_factory, tmp_path):
+    api = cartum_write_factory(switches={"import_unhandled": {"user7@example.com": None}})
+    messages, expected_before = [], {}
+    n = 0
+    for i in range(30):
+        messages.append(record(user(i) if i != 13 else user(i, phone="bad")))
+        if i % 4 == 3:
+            n += 1
+            messages.append(state(n))
+            expected_before[n] = i
+    messages.append(state(n + 1))
+    expected_before[n + 1] = 29
+    rejects = tmp_path / "r.jsonl"
+    checked = []
+
+    def on_output(message):
+        if message.type != Type.STATE:
+            return
+        k = message.state.stream.stream_state.n
+        shop = set(api.shop.users)
+        rejected = {json.loads(l)["key"] for l in rejects.read_text().splitlines()} if rejects.exists() else set()
+        for i in range(expected_before[k] + 1):
+            email = f"user{i}@example.com"
+            assert email in shop or email in rejected, (k, email)
+        checked.append(k)
+
+    result = write(api, messages, batch_size=5, on_output=on_output, rejected_records_path=str(rejects),
+                   max_rejected_percent=50)
+    assert result.error is None
+    assert checked == list(range(1, n + 2)) == result.states
+
+
+def test_threshold_failure_after_flushing_everything_accepted(cartum_write_api, tmp_path):
+    api = cartum_write_api
+    rejects = tmp_path / "r.jsonl"
+    records = [record(user(i) if i % 4 else user(i, email=f"broken-{i}")) for i in range(20)]
+    result = write(api, records + [state(1)], rejected_records_path=str(rejects), max_rejected_percent=10)
+    assert result.states == [1]
+    err = result.error
+    assert err is not None and err.failure_type == FailureType.config_error
+    assert "5 of 20 records were rejected (25.0%), more than the allowed 10.0%" in err.message
+    assert str(rejects) in err.message
+    assert sum(f"user{i}@example.com" in export_users(api) for i in range(20) if i % 4) == 15
+    assert len(rejects.read_text().splitlines()) == 5
+
+
+def test_unsupported_sync_mode_and_object_are_config_errors(cartum_write_api):
+    for catalog, needle in ((catalog_dict(mode="overwrite"), "supports only: append_dedup"),
+                            (catalog_dict(object_name="orders"), "does not have")):
+        result = write(cartum_write_api, [record(user(1))], catalog=catalog)
+        assert result.error is not None and result.error.failure_type == FailureType.config_error
+        assert needle in result.error.message
+    assert cartum_write_api.log.count(function=IMPORT) == 0
+
+
+def test_stream_with_other_name_goes_to_its_destination_object(cartum_write_api):
+    result = write(cartum_write_api, [record(user(1), stream="customers")], catalog=catalog_dict(stream="customers"))
+    assert result.error is None and "user1@example.com" in export_users(cartum_write_api)
+
+
+def test_bad_credentials_fail_before_reading_input(cartum_write_api):
+    consumed = []
+
+    def messages():
+        consumed.append(1)
+        yield record(user(1))
+
+    result = write(cartum_write_api, messages(), password="wrong-password")
+    assert result.error is not None and result.error.failure_type == FailureType.config_error
+    assert "Check the API login and password" in result.error.message and "wrong-password" not in result.error.message
+    assert consumed == []
+
+
+def test_b2b_off_sends_no_b2b_fields(cartum_write_factory):
+    api = cartum_write_factory(b2b=False)
+    result = write(api, [record(user(1, customer_group_id=3, company="X"))], b2b=False)
+    assert result.error is None
+    sent = api.log.select(function=IMPORT)[0].body["users"][0]
+    assert "customer_group_id" not in sent and "company" not in sent
+    assert api.log.count(function="customer-groups/export") == 0
