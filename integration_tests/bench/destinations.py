@@ -1,0 +1,143 @@
+"""Bench item 4: each destination fed synthetic records on stdin (bench/synth.py).
+
+For N in (100,000, 1,000,000) at zero latency: import requests vs ceil(N/batch size), peak RSS
+(which must not grow with N beyond the batch), records per second. Then N = 100,000 with 50 ms
+added to every answer: records per second vs the ideal for that latency, batch size / 50 ms
+(one request at a time, the way both destinations send).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.common import Results, Row, Sizes, Workdir, ceil_div, installed
+from bench.measure import ProcResult, run_process, stat
+from bench.synth import record_file
+from bench.worlds import SinkCartum, SinkLoyalty, lean_log
+
+from commerce_emulators.runner import script
+
+DATA = Path(__file__).resolve().parents[2] / ".bench" / "data"
+LATENCY = 0.05
+
+
+def _catalog(stream: str, mode: str = "append_dedup") -> dict[str, Any]:
+    return {"streams": [{
+        "stream": {"name": stream, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh", "incremental"]},
+        "sync_mode": "incremental",
+        "destination_sync_mode": mode,
+    }]}
+
+
+class Target:
+    """One destination: how to build its emulator, config and request count."""
+
+    def __init__(self, name: str, command: str, preset: str, stream: str, batch: int, function: str,
+                 make: Callable[[float], Any], config: Callable[[Any, int], dict[str, Any]]) -> None:
+        self.name, self.command, self.preset, self.stream = name, command, preset, stream
+        self.batch, self.function, self.make, self.config = batch, function, make, config
+
+
+def _cartum_config(emu: Any, batch: int) -> dict[str, Any]:
+    return {"shop_url": emu.url, "login": emu.login, "password": emu.password, "b2b": True,
+            "batch_size": batch, "mapping": {"preset": "cartum_user"}, "max_rejected_percent": 10}
+
+
+def _loyalty_config(emu: Any, batch: int) -> dict[str, Any]:
+    return {"api_url": emu.url, "user_id": emu.user_id, "api_key": emu.api_key, "account_id": emu.account_id,
+            "campaigns": emu.campaign_ids[:1], "record_mapping": "loyalty", "batch_size": batch,
+            "allow_undo": False}
+
+
+TARGETS = [
+    # batch sizes: the connectors' defaults (spec)
+    Target("destination-cartum-users", "destination-cartum-users", "cartum_user", "users", 100, "users/import",
+           lambda latency: lean_log(SinkCartum(latency=latency)), _cartum_config),
+    Target("destination-loyalty-batch", "destination-loyalty-batch", "loyalty", "customers", 500, "customers_batch",
+           lambda latency: lean_log(SinkLoyalty(latency=latency, customers=0)), _loyalty_config),
+]
+
+
+def steady_rate(r: ProcResult) -> float:
+    """Records per second between the first and the last STATE the destination echoed (the
+    synthetic states carry the record count as their cursor): start-up and the end excluded."""
+    marks = [(t, s.get("cursor")) for t, s in r.state_marks if isinstance(s, dict) and isinstance(s.get("cursor"), int)]
+    if len(marks) < 2 or marks[-1][0] <= marks[0][0]:
+        return float("nan")
+    return (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
+
+
+def state_every(batch: int, count: int) -> int:
+    """A STATE every k batches (k ≤ 20), at least ~10 of them per run."""
+    return batch * max(1, min(20, count // (10 * batch)))
+
+
+def _write(target: Target, emu: Any, work: Workdir, count: int) -> tuple[ProcResult, int]:
+    config = target.config(emu, target.batch)
+    input_path = record_file(DATA, target.preset, target.stream, count, state_every(target.batch, count))
+    args = [script(target.command), "write", "--config", str(work.write_json("config", config)),
+            "--catalog", str(work.write_json("catalog", _catalog(target.stream)))]
+    emu.log.clear()
+    result = run_process(args, stdin_path=input_path)
+    if result.returncode != 0 or result.errors:
+        raise RuntimeError(result.describe_failure())
+    return result, emu.log.count(function=target.function)
+
+
+def bench_destinations(results: Results, sizes: Sizes, log: Callable[[str], None]) -> None:
+    section = "4"
+    for target in TARGETS:
+        if not installed(target.command):
+            results.skip(section, target.name, f"{target.command} is not installed")
+            continue
+        work = Workdir(target.name)
+        try:
+            _bench_one(target, results, sizes, log, work, section)
+        finally:
+            work.cleanup()
+
+
+def _bench_one(target: Target, results: Results, sizes: Sizes, log: Callable[[str], None], work: Workdir, section: str) -> None:
+    name, batch = target.name, target.batch
+    rss: dict[int, Any] = {}
+    emu = target.make(0.0).start()
+    try:
+        for count, reps in ((sizes.dest_small, sizes.reps), (sizes.dest_large, sizes.dest_large_reps)):
+            record_file(DATA, target.preset, target.stream, count, state_every(batch, count))  # made before the clock runs
+            runs: list[ProcResult] = []
+            reqs: list[int] = []
+            for rep in range(reps):
+                r, n_req = _write(target, emu, work, count)
+                runs.append(r)
+                reqs.append(n_req)
+                log(f"{name} {count:,} {rep + 1}/{reps}: {n_req} requests, {r.wall:.1f}s, {count / r.wall:,.0f} rec/s, "
+                    f"{r.maxrss_mb:.0f} MB peak, {r.cpu:.1f}s CPU, {r.states and len(r.states)} states echoed")
+            rss[count] = stat(r.maxrss_mb for r in runs)
+            results.add(Row(section, f"{name}: {count:,} records, batch {batch}: {target.function} requests", stat(reqs),
+                            ceil_div(count, batch), note="ideal ceil(N/batch)"))
+            results.add(Row(section, f"  {name}: {count:,} records at zero latency: records/s (steady)", stat(steady_rate(r) for r in runs),
+                            None, "rec/s", note=f"whole process {stat(count / r.wall for r in runs).median:,.0f} rec/s "
+                                                f"({stat(r.wall for r in runs).median:.1f} s); "
+                                                f"CPU {stat(1e6 * r.cpu / count for r in runs).median:.0f} ms/1000 rec"))
+        small, large = sizes.dest_small, sizes.dest_large
+        results.add(Row(section, f"  {name}: peak RSS at {large:,} vs at {small:,} records", rss[large], rss[small].median, "MB",
+                        note=f"at {small:,}: {rss[small].median:.0f} MB (spread {rss[small].lo:.0f}–{rss[small].hi:.0f}); "
+                             "ratio 1.00 = no growth with N"))
+    finally:
+        emu.stop()
+
+    emu = target.make(LATENCY).start()
+    try:
+        count = sizes.dest_latency_records
+        runs = []
+        for rep in range(sizes.reps):
+            r, n_req = _write(target, emu, work, count)
+            runs.append(r)
+            log(f"{name} at 50 ms {rep + 1}/{sizes.reps}: {count / r.wall:,.0f} rec/s, {n_req} requests, {r.wall:.1f}s")
+        ideal = batch / LATENCY
+        results.add(Row(section, f"  {name}: {count:,} records with 50 ms per answer: records/s (steady)", stat(steady_rate(r) for r in runs),
+                        ideal, "rec/s", note=f"ideal batch/latency = {batch}/0.05 s, one request at a time; "
+                                             f"whole process incl. start-up {stat(count / r.wall for r in runs).median:,.0f} rec/s"))
+    finally:
+        emu.stop()

@@ -1,0 +1,2 @@
+def bench_pipelines(results, sizes, log):
+    results.skip("5", "pipelines", "not written yet")

@@ -1,0 +1,108 @@
+"""The benchmarks: figures measured in one run on this machine against the emulators, each beside
+the figure it should be compared with. Not tests: nothing here passes or fails on a number.
+
+    python -m bench            # the full run (100k / 1M records, medians of 3 runs)
+    python -m bench --quick    # small sizes, one run each: to try the bench itself
+    python -m bench --only 1 3 # some items only (1 source requests, 2 source wall time under
+                               # limits, 3 source CPU per record, 4 destinations, 5 pipelines)
+
+Prints the table (Markdown) and writes it with every run's figures to .bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.common import Results, Sizes, table
+from bench.measure import machine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _log(line: str) -> None:
+    print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {line}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one run each")
+    parser.add_argument("--only", nargs="*", default=None, help="items to run: 1 2 3 4 5")
+    parser.add_argument("--reps", type=int, help="runs per figure (default 3, quick 1)")
+    parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "results.json")
+    args = parser.parse_args(argv)
+
+    sizes = Sizes.quick() if args.quick else Sizes()
+    if args.reps:
+        sizes.reps = args.reps
+    only = set(args.only or ["1", "2", "3", "4", "5"])
+    results = Results(_log)
+    info = machine()
+    started = time.time()
+    _log(f"bench ({'quick' if args.quick else 'full'}) on {info.get('cpu')} x{info.get('cpus')}, load {info['loadavg_at_start']}")
+
+    from bench import destinations, pipelines, sources
+
+    suites = []
+    if only & {"1", "3"}:
+        suites.append(("1+3 UPgates", sources.bench_upgates))
+    if "2" in only:
+        suites.append(("2 UPgates under limits", sources.bench_upgates_limits))
+    if "1" in only:
+        suites.append(("1 Cartum", sources.bench_cartum))
+    if "4" in only:
+        suites.append(("4 destinations", destinations.bench_destinations))
+    if "5" in only:
+        suites.append(("5 pipelines", pipelines.bench_pipelines))
+
+    failures = []
+    for name, fn in suites:
+        _log(f"== {name}")
+        t = time.perf_counter()
+        try:
+            fn(results, sizes, _log)
+        except Exception as exc:  # a broken suite must not hide the others' figures
+            _log(f"{name} failed: {exc}")
+            traceback.print_exc(file=sys.stderr)
+            failures.append(f"{name}: {exc}")
+            results.skip(name.split()[0], name, f"suite failed: {str(exc)[:300]}")
+        _log(f"== {name} took {time.perf_counter() - t:.0f}s")
+
+    order = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
+    rows = sorted(results.rows, key=lambda r: order.get(r.section[:1], 9))
+    text = table(rows)
+    finished = time.time()
+    info["loadavg_at_end"] = list(os.getloadavg())
+    print()
+    print(f"Benchmarks ({'quick' if args.quick else 'full'}), {datetime.fromtimestamp(started, timezone.utc):%Y-%m-%d %H:%M}–"
+          f"{datetime.fromtimestamp(finished, timezone.utc):%H:%M} UTC, {info.get('cpu')} ×{info.get('cpus')}, "
+          f"{info.get('memory_gb')} GB, {info.get('os')}, Python {info.get('python')}, airbyte-cdk {info.get('airbyte_cdk')}; "
+          f"load average {info['loadavg_at_start'][0]:.1f} at start, {info['loadavg_at_end'][0]:.1f} at end")
+    print()
+    print(text)
+    if failures:
+        print("\nSuites that failed: " + "; ".join(failures))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "mode": "quick" if args.quick else "full",
+        "started_utc": datetime.fromtimestamp(started, timezone.utc).isoformat(),
+        "finished_utc": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
+        "machine": info,
+        "sizes": sizes.__dict__,
+        "rows": [r.as_dict() for r in rows],
+        "failures": failures,
+        "table_markdown": text,
+    }
+    args.out.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

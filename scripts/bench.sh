@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The benchmarks: figures measured in one run on this machine against the emulators, each beside
+# its ideal (see docs/performance.md). Prints a Markdown table and writes .bench/results.json.
+# Default: the full run (100,000 / 1,000,000 records, medians of 3 runs, about 15 minutes).
+# Extra arguments go to the bench: --quick (small sizes, one run), --only 1 3, --reps 5.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/bootstrap.sh"
+cd "$ROOT"
+PYTHONPATH="$ROOT/integration_tests${PYTHONPATH:+:$PYTHONPATH}" exec "$ROOT/.venv/bin/python" -m bench "$@"
