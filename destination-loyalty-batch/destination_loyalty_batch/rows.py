@@ -166,17 +166,12 @@ def plan_requests(rows: Sequence[Mapping[str, str]], preferred: str, *, group_by
     return plans
 
 
-_DATETIME_FORMATS = (
-    "%Y-%m-%d",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y/%m/%d",
-    "%Y/%m/%d %H:%M:%S",
-    "%d.%m.%Y",
-    "%d.%m.%Y %H:%M:%S",
-    "%d.%m.%Y %H:%M",
-    "%d. %m. %Y",
-    "%Y%m%d",
+_TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+_DATE_FORMS = (
+    (re.compile(rf"^(\d{{4}})-(\d{{2}})-(\d{{2}}){_TIME}$"), (1, 2, 3)),  # ISO 8601 date or date-time
+    (re.compile(rf"^(\d{{4}})/(\d{{2}})/(\d{{2}}){_TIME}$"), (1, 2, 3)),  # YYYY/MM/DD
+    (re.compile(r"^(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})(?: \d{1,2}:\d{2}(?::\d{2})?)?$"), (3, 2, 1)),  # DD.MM.YYYY
+    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), (1, 2, 3)),  # YYYYMMDD
 )
 
 
@@ -193,12 +188,11 @@ def normalise_date(value: Any) -> Optional[str]:
     if isinstance(value, date):
         return value.isoformat()
     text = str(value).strip()
-    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?", text)
-    if m:
-        text = m.group(1)
-    for fmt in _DATETIME_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            continue
+    for pattern, (yi, mi, di) in _DATE_FORMS:
+        m = pattern.match(text)
+        if m:
+            try:
+                return date(int(m.group(yi)), int(m.group(mi)), int(m.group(di))).isoformat()
+            except ValueError:
+                break
     raise ValueError(f"custom_date '{value}' is not a date in a known form (YYYY-MM-DD, ISO 8601, DD.MM.YYYY)")
