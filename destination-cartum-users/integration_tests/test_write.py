@@ -289,3 +289,42 @@ def test_b2b_off_sends_no_b2b_fields(cartum_write_factory):
     sent = api.log.select(function=IMPORT)[0].body["users"][0]
     assert "customer_group_id" not in sent and "company" not in sent
     assert api.log.count(function="customer-groups/export") == 0
+
+
+def test_cartum_users_copied_between_shops_read_back_identical(cartum_write_factory):
+    """users/export records of one shop (what source-cartum reads) written with the
+    `cartum_user` preset into another shop: every field but id and registered survives."""
+    source = cartum_write_factory(users=40)
+    target = cartum_write_factory(users=0)
+    exported = export_users(source)
+    result = write(target, [record(u) for u in exported.values()] + [state(1)], mapping={"preset": "cartum_user"}, batch_size=15)
+    assert result.error is None and result.states == [1]
+    copied = export_users(target)
+    assert set(copied) == set(exported)
+    for email, original in exported.items():
+        got = copied[email]
+        assert {k: v for k, v in got.items() if k not in ("id", "registered")} == {
+            k: v for k, v in original.items() if k not in ("id", "registered")
+        }, email
+    assert target.log.count(function=IMPORT) == 3
+
+
+def test_upgates_customers_land_with_their_group(cartum_write_api):
+    records = [
+        {"customer_id": 1, "type": "customer", "firstname": "Ján", "surname": "Novák", "pricelist": "Základný",
+         "communication": {"phone": "+421 905 123 456"}, "login": {"email": "jan@example.sk"},
+         "groups": {"4": "Veľkoobchod"}, "addresses": {"billing": {"street": "Hlavná 1", "city": "Košice", "country_id": "SK"}}},
+        {"customer_id": 2, "type": "company", "firstname": "Eva", "surname": "Malá", "company": {"name": "Malá s.r.o."},
+         "login": {"email": "eva@example.cz"}, "groups": [], "addresses": {"billing": {"country_id": "CZ"}}},
+        {"customer_id": 3, "type": "contact", "login": {"email": None}},
+    ]
+    mapping = {"preset": "upgates_customer", "group_mapping": [{"upgates": "Veľkoobchod", "customer_group_id": 3}],
+               "default_customer_group_id": 2}
+    result = write(cartum_write_api, [record(r, stream="customers") for r in records], catalog=catalog_dict(stream="customers"),
+                   mapping=mapping, max_rejected_percent=50)
+    assert result.error is None
+    shop = export_users(cartum_write_api)
+    jan, eva = shop["jan@example.sk"], shop["eva@example.cz"]
+    assert (jan["title"], jan["phone"], jan["country"], jan["city"], jan["address"], jan["customer_group_id"]) == (
+        "Ján Novák", "+421 905 123 456", "Slovakia", "Košice", "Hlavná 1", 3)
+    assert (eva["title"], eva["company"], eva["country"], eva["customer_group_id"]) == ("Malá s.r.o.", "Malá s.r.o.", "Czech Republic", 2)
