@@ -59,9 +59,9 @@ class PipelineRun:
         return sum(self.records_read.values())
 
     def summary_line(self) -> str | None:
-        """The destination's closing summary log line, if it wrote one."""
+        """The destination's closing summary log line (destination_common's "Write summary")."""
         for line in reversed(self.destination_logs):
-            if "summary" in line.lower():
+            if line.startswith("Write summary"):
                 return line
         return None
 
