@@ -347,7 +347,7 @@ class UpgatesEmulator(Emulator):
 
     @staticmethod
     async def _json_body(request: web.Request) -> Any:
-        if request.method not in ("PUT", "POST") or not request.can_read_body:
+        if request.method not in ("PUT", "POST") or not request.body_exists:
             return None
         try:
             return await request.json()
