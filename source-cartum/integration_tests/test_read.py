@@ -1,0 +1,204 @@
+"""Full and incremental syncs against the Cartum emulator, in process: request economy,
+token expiry, B2B off, EMPTY, faults. (Subprocess runs: test_subprocess.py.)"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+
+import pytest
+
+from airbyte_cdk.models import FailureType
+from commerce_emulators.base import Clock
+from commerce_emulators.fixtures.cartum import cartum_config_for
+
+ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
+B2B_FIELDS = ("customer_group_id", "balance", "balance_currency", "manager", "site_link", "company", "role")
+
+
+def error_messages(output) -> list[str]:
+    return [e.trace.error.message for e in output.errors]
+
+
+@pytest.mark.parametrize("users,page_size,expected", [(250, 100, 3), (200, 100, 3), (7, 500, 1), (0, 100, 1)])
+def test_full_refresh_users_spends_ceil_n_over_page_requests(sync, cartum_factory, users, page_size, expected):
+    api = cartum_factory(users=users, orders=0)
+    out = sync.run(cartum_config_for(api, page_size=page_size), ["users"])
+    got = sync.records(out, "users")
+    assert [u["id"] for u in got] == [u["id"] for u in api.shop.users_by_id()]
+    # ceil(N/page), one more only when N is an exact multiple (and N=0 needs its one request)
+    assert expected == (math.ceil(users / page_size) + (users % page_size == 0))
+    assert api.log.count(function="users/export") == expected
+    assert api.log.count(function="auth") == 1
+    assert not out.errors
+
+
+def test_records_carry_iso_dates_with_offset_and_b2b_blocks(sync, cartum_factory):
+    api = cartum_factory(users=60, orders=80)
+    out = sync.run(cartum_config_for(api, page_size=500), ["users", "orders", "customer_groups", "price_levels"])
+    users, orders = sync.records(out, "users"), sync.records(out, "orders")
+    assert len(users) == 60 and len(orders) == 80
+    zone = api.tz
+    for user in users:
+        assert ISO_WITH_OFFSET.match(user["registered_at"])
+        local = datetime.strptime(user["registered"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
+        assert datetime.fromisoformat(user["registered_at"]) == local
+        assert set(B2B_FIELDS) - {"manager"} <= set(user)  # a null manager may be left out by the serializer
+    assert all(ISO_WITH_OFFSET.match(o["stat_created_at"]) for o in orders)
+    assert any("dropshipping_details" in o for o in orders) and all("customer_details" in o for o in orders)
+    assert {g["id"] for g in sync.records(out, "customer_groups")} == {1, 2, 3, 4, 5}
+    assert len(sync.records(out, "price_levels")) == 5
+    # one login for the whole sync, one request per B2B list
+    assert api.log.count(function="auth") == 1
+    assert api.log.count(function="customer-groups/export") == 1 and api.log.count(function="price-levels/export") == 1
+    for entry in api.log.select(function="users/export"):
+        assert entry.body["from"] == cartum_config_for(api)["start_date"]
+        assert entry.body["to"] == api.local_now().strftime("%Y-%m-%d")
+
+
+def test_incremental_users_and_orders_across_runs(sync, cartum_factory):
+    api = cartum_factory(users=120, orders=150)
+    config = cartum_config_for(api, page_size=50, orders_window_days=60, orders_lookback_days=2)
+    first = sync.run(config, ["users", "orders"], "incremental")
+    assert len(sync.records(first, "users")) == 120 and len(sync.records(first, "orders")) == 150
+    state = sync.last_states(first)
+    by_stream = {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"] for s in state}
+    newest_user = max(u["registered"] for u in api.shop.users.values())[:10]
+    assert by_stream["users"] == {"registered_at": newest_user}
+    windows = math.ceil(((api.local_now().date() - datetime.strptime(config["start_date"], "%Y-%m-%d").date()).days + 1) / 60)
+    assert len([s for s in first.state_messages if s.state.stream.stream_descriptor.name == "orders"]) >= windows
+
+    # nothing new: the minimum (one login, one users page, one orders window)
+    api.log.clear()
+    idle = sync.run(config, ["users", "orders"], "incremental", state=state)
+    assert api.log.summary() == {"auth": 1, "users/export": 1, "orders/get": 1}
+    assert not idle.errors
+    seen_users = {u["id"] for u in sync.records(idle, "users")}
+    assert seen_users == {u["id"] for u in api.shop.users.values() if u["registered"][:10] >= newest_user}
+
+    # new registrations and orders between syncs are read, nothing older than the state's day
+    new_users = [api.add_user() for _ in range(3)]
+    new_orders = [api.add_order() for _ in range(4)]
+    api.log.clear()
+    second = sync.run(config, ["users", "orders"], "incremental", state=sync.last_states(idle))
+    assert {u["id"] for u in new_users} <= {u["id"] for u in sync.records(second, "users")}
+    assert {o["order_id"] for o in new_orders} <= {o["order_id"] for o in sync.records(second, "orders")}
+    body = api.log.select(function="orders/get")[0].body
+    lookback_from = (datetime.strptime(by_stream["orders"]["stat_created_at"], "%Y-%m-%d") - timedelta(days=2)).strftime("%Y-%m-%d")
+    assert body["from"] == lookback_from
+    assert api.log.count(function="auth") == 1 and api.log.count(function="users/export") == 1
+    today = api.local_now().strftime("%Y-%m-%d")
+    assert {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"] for s in sync.last_states(second)} == {
+        "users": {"registered_at": today},
+        "orders": {"stat_created_at": today},
+    }
+
+
+def test_token_expiring_mid_sync_means_one_login_per_token_not_per_request(sync, cartum_factory):
+    # 600 s tokens on a clock 200x faster live 3 s of real time (more than the CDK's 1 s retry
+    # backoff); 17 requests of 0.25 s spread the sync over more than one token.
+    api = cartum_factory(users=300, orders=0, clock=Clock(speed=200), latency=0.25)
+    out = sync.run(cartum_config_for(api, page_size=20), ["users"])
+    assert not out.errors, [(e.trace.error.message, e.trace.error.internal_message) for e in out.errors]
+    assert [u["id"] for u in sync.records(out, "users")] == list(range(1, 301))
+    pages = 16  # ceil(300/20), plus one EMPTY page since 300 is a multiple of 20
+    rejected = api.log.count(function="users/export") - pages
+    assert rejected >= 1, "the token should have expired at least once"
+    assert api.log.count(function="auth") == 1 + rejected  # one fresh login per rejected token
+
+
+def test_token_revoked_before_its_time_is_one_login_and_a_retry(sync, cartum_factory):
+    api = cartum_factory(users=100, orders=30)
+    api.switches["revoke_token_on_call"] = {"users/export": 3}
+    out = sync.run(cartum_config_for(api, page_size=25, orders_window_days=366), ["users", "orders"])
+    assert not out.errors
+    assert len(sync.records(out, "users")) == 100 and len(sync.records(out, "orders")) == 30
+    assert api.log.count(function="auth") == 2
+    assert api.log.count(function="users/export") == 5 + 1  # 4 pages + EMPTY end + the retried one
+    offsets = [e.body["offset"] for e in api.log.select(function="users/export")]
+    assert offsets == [0, 25, 50, 50, 75, 100]
+    tokens = [e.body["token"] for e in api.log.select(function="users/export")]
+    assert tokens[2] == tokens[0] and tokens[3] != tokens[2]  # the retry carries the new token
+
+
+def test_shop_without_b2b_module(sync, cartum_factory):
+    api = cartum_factory(users=30, orders=10, b2b=False)
+    config = cartum_config_for(api)
+    out = sync.run(config, ["customer_groups", "price_levels"], fail=True)
+    assert not out.records
+    errors = [e.trace.error for e in out.errors]
+    b2b = [e for e in errors if "B2B module" in e.message]
+    assert b2b and all(e.failure_type == FailureType.config_error for e in b2b)
+    assert "customer-groups/export" in " ".join(e.message for e in b2b)
+    # users and orders still read, without the B2B fields
+    ok = sync.run(config, ["users", "orders"])
+    assert not ok.errors
+    assert all(not set(B2B_FIELDS) & set(u) for u in sync.records(ok, "users"))
+    assert len(sync.records(ok, "users")) == 30
+
+
+def test_empty_is_zero_records_not_an_error(sync, cartum_factory):
+    for shape in ([], {}, {"message": "Nothing found"}):
+        api = cartum_factory(users=0, orders=0)
+        api.switches["empty_response"] = shape
+        out = sync.run(cartum_config_for(api, orders_window_days=366), ["users", "orders"], "incremental")
+        assert not out.errors and not out.records
+        assert api.log.count(function="users/export") == 1
+        assert api.log.count(function="orders/get") == 3  # 801 days in windows of 366
+
+
+def test_order_statuses_filter(sync, cartum_factory):
+    api = cartum_factory(users=40, orders=120)
+    out = sync.run(cartum_config_for(api, order_statuses=[2, 4], orders_window_days=366), ["orders"])
+    got = sync.records(out, "orders")
+    assert got and {o["stat_status"] for o in got} <= {2, 4}
+    assert len(got) == sum(o["stat_status"] in (2, 4) for o in api.shop.orders)
+    assert all(e.body["status"] == [2, 4] for e in api.log.select(function="orders/get"))
+    sync.run(cartum_config_for(api, orders_window_days=366), ["orders"])
+    assert "status" not in api.log.select(function="orders/get")[-1].body
+
+
+@pytest.mark.parametrize("kind", ["status", "truncate", "drop"])
+def test_transient_faults_are_retried(sync, cartum_factory, kind):
+    api = cartum_factory(users=90, orders=0)
+    api.inject(kind, path="/api/users/export", times=1, skip=1)
+    out = sync.run(cartum_config_for(api, page_size=40), ["users"])
+    assert not out.errors
+    assert [u["id"] for u in sync.records(out, "users")] == list(range(1, 91))
+    assert api.log.count(function="users/export") == 3 + 1
+
+
+def test_envelope_error_fails_quoting_the_api_message(sync, cartum_factory):
+    api = cartum_factory(users=10, orders=10)
+    api.switches["force_status"] = {"orders/get": ("EXCEPTION", "Deadlock found when trying to get lock")}
+    out = sync.run(cartum_config_for(api, orders_window_days=366), ["orders"], fail=True)
+    messages = " ".join(error_messages(out))
+    assert "EXCEPTION" in messages and "Deadlock found when trying to get lock" in messages
+    windows = [e.body["from"] for e in api.log.select(function="orders/get")]
+    assert len(windows) == len(set(windows))  # each window asked once: no retry of a definite answer
+
+
+def test_check(sync, cartum_factory):
+    from airbyte_cdk.models import Status
+    from airbyte_cdk.test.entrypoint_wrapper import _run_command
+    from source_cartum import SourceCartum
+
+    def check(config):
+        return SourceCartum(config=config)
+
+    ok_api = cartum_factory(users=5, orders=0)
+    off_api = cartum_factory(users=5, orders=0, b2b=False)
+    good = cartum_config_for(ok_api)
+    bad_password = {**good, "password": "Sekret-Wrong-42"}
+    import logging
+
+    logger = logging.getLogger("test")
+    assert check(good).check(logger, good).status == Status.SUCCEEDED
+    status = check(bad_password).check(logger, bad_password)
+    assert status.status == Status.FAILED and "login" in status.message and "Sekret-Wrong-42" not in status.message
+    off = cartum_config_for(off_api)
+    status = check(off).check(logger, off)
+    assert status.status == Status.FAILED and "B2B module" in status.message
+    assert ok_api.log.count(function="auth") == 2  # one per check (the bad password's went nowhere else)
+    del _run_command
