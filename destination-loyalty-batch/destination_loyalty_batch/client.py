@@ -62,11 +62,11 @@ class LoyaltyClient:
         kwargs: dict[str, Any] = {}
         if sleep is not None:
             kwargs["sleep"] = sleep
-        timeout = float(config.get("request_timeout") or 120)
+        timeout = float(config.get("request_timeout_seconds") or 120)
         self.http = HttpClient(
             timeout=(min(10.0, timeout), timeout),
-            max_retries=int(config.get("max_retries", 5)),
-            backoff_base=float(config.get("retry_backoff_seconds", 2)),
+            max_retries=int(config.get("http_max_retries", 5)),
+            backoff_base=float(config.get("http_backoff_seconds", 2)),
             backoff_max=60.0,
             user_agent="airbyte-destination-loyalty-batch/0.1.0",
             service=f"The loyalty platform at {self.url}",

@@ -164,12 +164,12 @@ class DestinationLoyaltyBatch(DiscoverableDestination):
                 auto_add=float(config.get("auto_add") or 0),
                 stats=stats,
             )
-        share = config.get("max_rejected_share", 0.05)
+        percent = config.get("max_rejected_percent", 10)
         loop = WriteLoop(
             handlers,
             batch_size=int(config.get("batch_size") or 500),
             rejects=RejectLog(config.get("rejected_records_path") or None),
-            max_rejected_share=None if share is None or float(share) >= 1 else float(share),
+            max_rejected_share=None if percent is None or float(percent) >= 100 else float(percent) / 100,
             request_stats=client.http.stats,
             name="destination-loyalty-batch",
         )

@@ -20,10 +20,10 @@ def emulator_config(api: LoyaltyEmulator, **overrides: Any) -> dict[str, Any]:
         "account_id": api.account_id,
         "campaigns": api.campaign_ids[:1],
         "record_mapping": "loyalty",
-        "max_rejected_share": 1,
-        "max_retries": 3,
-        "retry_backoff_seconds": 0.01,
-        "request_timeout": 5,
+        "max_rejected_percent": 100,
+        "http_max_retries": 3,
+        "http_backoff_seconds": 0.01,
+        "request_timeout_seconds": 5,
     }
     config.update(overrides)
     return config

@@ -23,17 +23,18 @@ def test_5xx_drop_truncated_and_cut_answers_are_retried(loyalty_api, write_fast)
     loyalty_api.inject("drop", skip=1)
     loyalty_api.inject("truncate", skip=2)
     loyalty_api.inject("cut", skip=3)
-    result = write_fast(loyalty_api, PEOPLE, batch_size=2, max_retries=5)
+    result = write_fast(loyalty_api, PEOPLE, batch_size=2, http_max_retries=5)
     assert result.error is None, result.error
     assert sorted(c for c in loyalty_api.customers if c.startswith("F")) == [p["code"] for p in PEOPLE]
     assert len(loyalty_api.customers) == 3 + len(PEOPLE)  # no duplicate from a resent batch
     assert "retries 5" in summary(result)
     assert any("unreadable answer" in x for x in result.logs)
+    assert not any(loyalty_api.api_key in x for x in result.logs)
 
 
 def test_read_timeout_is_retried(loyalty_api, write_fast):
     loyalty_api.inject("timeout", delay=3, times=1)
-    result = write_fast(loyalty_api, PEOPLE[:2], request_timeout=1)
+    result = write_fast(loyalty_api, PEOPLE[:2], request_timeout_seconds=1)
     assert result.error is None, result.error
     assert "F01" in loyalty_api.customers
     assert any("ReadTimeout" in x for x in result.logs)
@@ -43,13 +44,14 @@ def test_retries_exhausted_stop_with_transient_error_and_no_later_state(loyalty_
     h = helpers
     loyalty_api.inject("status", status=502, skip=2, times=100)  # manage_fields and the first batch pass, then an outage
     lines = [h.record(PEOPLE[0]), h.record(PEOPLE[1]), h.state(1), h.record(PEOPLE[2]), h.state(2)]
-    result = write_fast(loyalty_api, lines, batch_size=100, max_retries=2)
+    result = write_fast(loyalty_api, lines, batch_size=100, http_max_retries=2)
     assert isinstance(result.error, AirbyteTracedException)
     assert result.error.failure_type == FailureType.transient_error
     assert "after 3 attempts" in result.error.message and "Run the sync again later" in result.error.message
     assert [s["stream"]["stream_state"]["cursor"] for s in result.states] == [1]
     assert "F01" in loyalty_api.customers and "F02" not in loyalty_api.customers
     assert loyalty_api.log.count(function="customers_batch") == 1 + 3
+    assert loyalty_api.api_key not in result.error.message + "".join(result.logs)
 
 
 def test_states_are_emitted_only_after_their_records_are_in_the_platform(loyalty_api, helpers):

@@ -131,7 +131,7 @@ def test_batch_size_limit_is_learned(loyalty_factory, helpers, write_fast):
 def test_rejected_share_threshold_fails_after_writing_what_was_accepted(loyalty_api, helpers, write_fast):
     h = helpers
     records = [{"code": "T1", "custom_date": "1990-01-01"}, {"code": "T2", "custom_date": "04/03/2010"}]
-    result = write_fast(loyalty_api, records, max_rejected_share=0.1)
+    result = write_fast(loyalty_api, records, max_rejected_percent=10)
     assert isinstance(result.error, AirbyteTracedException)
     assert result.states  # the accepted record's state was emitted before the failure
     assert result.error.failure_type == FailureType.config_error and "1 of 2 records were rejected" in result.error.message
