@@ -1,2 +1,99 @@
-def bench_pipelines(results, sizes, log):
-    results.skip("5", "pipelines", "not written yet")
+"""Bench item 5: the demo's two pipelines at N customers, each run through the pipeline runner
+(commerce_emulators.pipeline, the platform stand-in) in its own process: end-to-end time and
+the peak memory of each of the three processes: source and destination measured by
+/usr/bin/time -v (the read; discover runs before it), the runner by its own resource.getrusage.
+
+  A. UPgates customers → destination-cartum-users (preset upgates_customer)
+  B. Cartum users → destination-loyalty-batch (preset cartum_user)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.common import Results, Row, Sizes, Workdir, installed, script
+from bench.measure import parse_time_v, stat, time_v_prefix
+from bench.sources import _past_clock, cartum_config, upgates_config
+from bench.worlds import BenchUpgates, SinkCartum, SinkLoyalty, lean_log
+
+HERE = Path(__file__).resolve().parent
+
+
+def _run_pipeline(work: Workdir, name: str, source: str, source_config: dict[str, Any], destination: str,
+                  destination_config: dict[str, Any], streams: list[str], rep: int) -> dict[str, Any]:
+    times = {k: work.path / f"{name}-{rep}-{k}.time" for k in ("source", "destination")}
+    spec = {
+        "name": name,
+        "source": time_v_prefix(times["source"]) + [script(source)],
+        "source_config": source_config,
+        "destination": time_v_prefix(times["destination"]) + [script(destination)],
+        "destination_config": destination_config,
+        "streams": streams,
+        "state_dir": str(work.path / "state"),
+    }
+    spec_path = work.write_json(f"{name}-spec", spec)
+    proc = subprocess.run([sys.executable, str(HERE / "pipeline_child.py"), str(spec_path)],
+                          capture_output=True, timeout=3600)
+    lines = [ln for ln in proc.stdout.decode("utf-8", "replace").splitlines() if ln.startswith("{")]
+    outcome = json.loads(lines[-1]) if lines else {"ok": False}
+    if proc.returncode != 0 or not outcome.get("ok"):
+        raise RuntimeError(f"pipeline {name} failed ({proc.returncode}): {outcome} {proc.stderr.decode()[-1500:]}")
+    outcome["time"] = {k: parse_time_v(p) for k, p in times.items()}
+    outcome["time"]["runner"] = outcome.get("runner", {})
+    return outcome
+
+
+def bench_pipelines(results: Results, sizes: Sizes, log: Callable[[str], None]) -> None:
+    section = "5"
+    n = sizes.pipeline_customers
+    needed = ["source-upgates-customers", "destination-cartum-users", "source-cartum", "destination-loyalty-batch"]
+    missing = [c for c in needed if not installed(c)]
+    if missing:
+        results.skip(section, "pipelines", f"not installed: {missing}")
+        return
+    from commerce_emulators.cartum import CartumEmulator
+
+    work = Workdir("pipelines")
+    upgates = BenchUpgates(clock=_past_clock())
+    upgates.bulk_seed(n)
+    upgates = lean_log(upgates).start()
+    cartum_dst = lean_log(SinkCartum()).start()
+    cartum_src = lean_log(CartumEmulator(users=n, orders=0, clock=_past_clock(10))).start()
+    loyalty = lean_log(SinkLoyalty(customers=0)).start()
+    try:
+        plans = [
+            ("A", "UPgates customers → Cartum users", "source-upgates-customers", upgates_config(upgates), ["customers"],
+             "destination-cartum-users",
+             {"shop_url": cartum_dst.url, "login": cartum_dst.login, "password": cartum_dst.password, "b2b": True,
+              "batch_size": 100, "mapping": {"preset": "upgates_customer"}, "max_rejected_percent": 100}),
+            ("B", "Cartum users → loyalty", "source-cartum", cartum_config(cartum_src), ["users"],
+             "destination-loyalty-batch",
+             {"api_url": loyalty.url, "user_id": loyalty.user_id, "api_key": loyalty.api_key, "account_id": loyalty.account_id,
+              "campaigns": loyalty.campaign_ids[:1], "record_mapping": "cartum_user", "batch_size": 500,
+              "allow_undo": False, "max_rejected_share": 1}),
+        ]
+        for key, title, src, src_cfg, streams, dst, dst_cfg in plans:
+            runs = []
+            for rep in range(sizes.pipeline_reps):
+                out = _run_pipeline(work, f"pipeline-{key}", src, src_cfg, dst, dst_cfg, streams, rep)
+                runs.append(out)
+                t = out["time"]
+                log(f"pipeline {key} {rep + 1}: {out['records_read']} in {out['seconds']:.1f}s; peak MB source "
+                    f"{t['source'].get('maxrss_mb', 0):.0f}, destination {t['destination'].get('maxrss_mb', 0):.0f}, "
+                    f"runner {t['runner'].get('maxrss_mb', 0):.0f}; {out.get('summary')}")
+            read = sum(runs[-1]["records_read"].values())
+            results.add(Row(section, f"pipeline {key}: {title}, {n:,} customers: end-to-end time", stat(r["seconds"] for r in runs),
+                            None, "s", note=f"{read:,} records read, {read / stat(r['seconds'] for r in runs).median:,.0f} rec/s; "
+                                            f"destination: {(runs[-1].get('summary') or '-')[:150]}"))
+            for proc in ("source", "destination", "runner"):
+                results.add(Row(section, f"  pipeline {key}: peak RSS of the {proc} process",
+                                stat(r["time"][proc].get("maxrss_mb", float("nan")) for r in runs), None, "MB",
+                                note=f"CPU {stat(r['time'][proc].get('user', 0) + r['time'][proc].get('sys', 0) for r in runs).median:.1f} s"))
+    finally:
+        for emu in (upgates, cartum_dst, cartum_src, loyalty):
+            emu.stop()
+        work.cleanup()
