@@ -24,7 +24,8 @@ FIELDS_API_VERSION = "1.6"  # manage_fields appeared in API 1.6
 # Error messages that no split of the batch can cure: stop the sync with a config error.
 # A message that names a line ("Line 3: ...") is about data, whatever else it says.
 CONFIG_ERRORS = re.compile(
-    r"user_id|api_key|api key|credential|password|authori[sz]|permission|account|"
+    r"user_id|api_key|api key|credential|authori[sz]|permission|not allowed|access denied|"
+    r"account_id|unknown account|account not found|invalid account|"
     r"campaign|header|delimiter|overwrite_duplicates|card_number_generate|API version|unknown type",
     re.IGNORECASE,
 )

@@ -164,3 +164,18 @@ def test_update_mode_never_blanks_a_field_a_record_does_not_carry(loyalty_api, h
     two, three = readback(loyalty_api, h, "EXIST002"), readback(loyalty_api, h, "EXIST003")
     assert (two["phone"], two["email"]) == ("999", "existing2@example.com")
     assert (three["phone"], three["email"]) == ("555-0003", "new3@example.com")
+
+
+def test_update_mode_refusal_in_one_field_group_spares_the_other_groups(loyalty_api, helpers, tmp_path, write_fast):
+    records = [
+        {"code": "G1", "email": "g1@example.com"},
+        {"code": "G2", "phone": "1"},
+        {"code": "G3", "email": "broken"},
+        {"code": "G4", "email": "g4@example.com"},
+        {"code": "G5", "phone": "2"},
+    ]
+    result = write_fast(loyalty_api, records, mode="append_dedup")
+    assert result.error is None, result.error
+    assert sorted(c for c in loyalty_api.customers if c.startswith("G")) == ["G1", "G2", "G4", "G5"]
+    assert any("Rejected record G3" in x and "not a valid address" in x for x in result.logs)
+    assert "rejected 1 (batch_error: 1)" in next(x for x in result.logs if x.startswith("Write summary"))
