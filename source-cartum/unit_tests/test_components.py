@@ -1,0 +1,260 @@
+"""Unit tests of components.py and of the manifest's envelope handling and spec."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jsonschema
+import pytest
+import requests
+import yaml
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.models import DefaultErrorHandler as DefaultErrorHandlerModel
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
+from airbyte_cdk.sources.types import StreamSlice
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from source_cartum import components
+from source_cartum.components import CartumSessionAuthenticator, ProgressOffsetIncrement, ShopLocalDatetime, shop_zone, to_iso
+
+MANIFEST = yaml.safe_load((Path(components.__file__).parent / "manifest.yaml").read_text())
+KYIV = ZoneInfo("Europe/Kyiv")
+
+
+# ---- dates -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("2026-01-15 10:00:00", "2026-01-15T10:00:00+02:00"),  # winter, EET
+        ("2026-07-15 10:00:00", "2026-07-15T10:00:00+03:00"),  # summer, EEST
+        ("2025-10-26 03:30:00", "2025-10-26T03:30:00+03:00"),  # repeated hour: the first one
+        ("2025-03-30 03:30:00", "2025-03-30T03:30:00+02:00"),  # skipped hour: offset before the change
+        ("", None),
+        (None, None),
+        ("0000-00-00 00:00:00", None),
+        ("yesterday", None),
+    ],
+)
+def test_to_iso_adds_the_shops_offset(raw: Any, expected: str | None) -> None:
+    assert to_iso(raw, KYIV) == expected
+
+
+def test_iso_values_order_correctly_across_dst_where_raw_strings_do_not() -> None:
+    # 03:50 EEST then, one hour of wall-clock later, 03:10 EET (after clocks went back)
+    first = datetime.fromisoformat(to_iso("2025-10-26 03:50:00", KYIV))
+    later = datetime(2025, 10, 26, 3, 10, fold=1, tzinfo=KYIV)
+    assert "2025-10-26 03:10:00" < "2025-10-26 03:50:00" and first < later
+    assert later.isoformat() == "2025-10-26T03:10:00+02:00"
+
+
+def test_transformation_and_unknown_zone() -> None:
+    t = ShopLocalDatetime(source="registered", target="registered_at", config={"shop_timezone": "Europe/Warsaw"}, parameters={})
+    record = {"registered": "2026-02-01 08:00:00"}
+    t.transform(record)
+    assert record["registered_at"] == "2026-02-01T08:00:00+01:00"
+    assert shop_zone({}).key == "Europe/Kyiv"
+    with pytest.raises(AirbyteTracedException) as err:
+        shop_zone({"shop_timezone": "Mars/Olympus"})
+    assert err.value.failure_type == FailureType.config_error and "Mars/Olympus" in err.value.message
+
+
+# ---- authenticator -----------------------------------------------------------------------
+class FakeLogin:
+    """Stands for the CDK's SessionTokenProvider: `_refresh()` is one login."""
+
+    def __init__(self) -> None:
+        self.logins = 0
+        self._token: str | None = None
+
+    def _refresh(self) -> None:
+        self.logins += 1
+        self._token = f"{self.logins:032d}"
+
+    def get_token(self) -> str:
+        if self._token is None:
+            self._refresh()
+        return self._token  # type: ignore[return-value]
+
+
+class FakeOuter:
+    def __init__(self, inner: FakeLogin) -> None:
+        self.session_token_provider = inner
+
+    def get_token(self) -> str:
+        return self.session_token_provider.get_token()
+
+
+class FakeSession:
+    """Stands for the ApiKeyAuthenticator the manifest's SessionTokenAuthenticator becomes."""
+
+    def __init__(self) -> None:
+        self.token_provider = FakeOuter(FakeLogin())
+
+    @property
+    def token(self) -> str:
+        return self.token_provider.get_token()
+
+    def get_request_body_json(self) -> dict[str, str]:
+        return {"token": self.token}
+
+    def get_request_params(self) -> dict[str, str]:
+        return {}
+
+    def get_request_body_data(self) -> dict[str, str]:
+        return {}
+
+
+def make_auth(config: dict[str, Any], **kwargs: Any) -> CartumSessionAuthenticator:
+    return CartumSessionAuthenticator(session=FakeSession(), config=config, parameters={}, **kwargs)  # type: ignore[arg-type]
+
+
+def prepared(body: dict[str, Any]) -> requests.PreparedRequest:
+    return requests.Request("POST", "http://127.0.0.1/api/users/export/", json=body).prepare()
+
+
+def test_streams_of_one_source_share_one_login() -> None:
+    config: dict[str, Any] = {"shop_url": "http://127.0.0.1"}
+    users, orders = make_auth(config), make_auth(config)
+    assert users.get_request_body_json() == orders.get_request_body_json()
+    assert users._shared.provider.logins == 1 and users._shared is orders._shared
+    other = make_auth({"shop_url": "http://127.0.0.1"})  # another source instance
+    other.get_request_body_json()
+    assert other._shared is not users._shared
+
+
+def test_forced_relogin_swaps_the_stale_token_in_the_retried_body() -> None:
+    auth = make_auth({}, refresh_grace_seconds=0.5)
+    old = auth.get_request_body_json()["token"]
+    request = prepared({"token": old, "limit": 100, "offset": 200})
+    fresh = prepared({"token": old, "offset": 0})
+    auth.refresh_and_set_access_token()
+    auth.refresh_and_set_access_token()  # a second worker rejected with the same old token
+    assert auth._shared.provider.logins == 2  # the first login and one forced re-login
+    new = auth.token
+    assert new != old
+    auth(request)
+    assert json.loads(request.body) == {"token": new, "limit": 100, "offset": 200}
+    assert request.headers["Content-Length"] == str(len(request.body))
+    untouched = prepared({"token": new, "offset": 0})
+    body = untouched.body
+    auth(untouched)
+    assert untouched.body == body
+    auth(fresh)
+    assert json.loads(fresh.body)["token"] == new
+
+
+def test_relogin_after_the_grace_period_logs_in_again() -> None:
+    auth = make_auth({}, refresh_grace_seconds=0.0)
+    auth.get_request_body_json()
+    auth.refresh_and_set_access_token()
+    auth.refresh_and_set_access_token()
+    assert auth._shared.provider.logins == 3
+
+
+# ---- pagination --------------------------------------------------------------------------
+def response(body: Any) -> requests.Response:
+    r = requests.Response()
+    r.status_code = 200
+    r._content = json.dumps(body).encode() if not isinstance(body, bytes) else body
+    r.headers["Content-Type"] = "application/json"
+    return r
+
+
+def test_offset_pagination_stops_on_short_and_empty_pages(caplog: pytest.LogCaptureFixture) -> None:
+    strategy = ProgressOffsetIncrement(config={"page_size": 3}, page_size="{{ config['page_size'] }}", parameters={}, inject_on_first_request=True, stream="users")
+    full = response({"status": "OK", "response": {"users": [{}, {}, {}]}})
+    short = response({"status": "OK", "response": {"users": [{}]}})
+    empty = response({"status": "EMPTY", "response": []})
+    window = StreamSlice(partition={}, cursor_slice={"start_time": "2026-01-01", "end_time": "2026-01-31"})
+    assert strategy.initial_token == 0
+    assert strategy.next_page_token(full, 3, None, 0, stream_slice=window) == 3
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        assert strategy.next_page_token(short, 1, None, 3, stream_slice=window) is None
+        assert strategy.next_page_token(empty, 0, None, 6, stream_slice=window) is None
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "users: window from 2026-01-01 to 2026-01-31 done, 4 records in 2 page(s)",
+        "users: window from 2026-01-01 to 2026-01-31 done, 6 records in 3 page(s)",
+    ]
+
+
+# ---- the envelope error handler of the manifest ------------------------------------------
+@pytest.fixture(scope="module")
+def handler() -> Any:
+    definition = dict(MANIFEST["definitions"]["envelope_error_handler"])
+    config = {"shop_url": "https://shop.example.com", "login": "api"}
+    return ModelToComponentFactory().create_component(DefaultErrorHandlerModel, definition, config)
+
+
+def with_url(r: requests.Response, fn: str = "customer-groups/export") -> requests.Response:
+    r.url = f"https://shop.example.com/api/{fn}/"
+    return r
+
+
+@pytest.mark.parametrize(
+    "body,action,failure,text",
+    [
+        ({"status": "OK", "response": {"users": []}}, ResponseAction.SUCCESS, None, None),
+        ({"status": "EMPTY", "response": []}, ResponseAction.SUCCESS, None, None),
+        ({"status": "AUTHORIZATION_ERROR", "response": {"message": "x"}}, ResponseAction.REFRESH_TOKEN_THEN_RETRY, None, None),
+        ({"status": "UNAUTHORIZED", "response": {"message": "x"}}, ResponseAction.REFRESH_TOKEN_THEN_RETRY, None, None),
+        ({"status": "FORBIDDEN", "response": {"message": "Use of the method is not allowed"}}, ResponseAction.FAIL, FailureType.config_error, "B2B module"),
+        ({"status": "UNDEFINED_FUNCTION", "response": {"message": "nope"}}, ResponseAction.FAIL, FailureType.config_error, "does not know the API function"),
+        ({"status": "ERROR", "response": {"message": "Parameter from has invalid date format"}}, ResponseAction.FAIL, FailureType.system_error, "Parameter from has invalid date format"),
+        ({"status": "HTTP_ERROR", "response": {"code": 400, "message": "Payload is not valid JSON"}}, ResponseAction.FAIL, FailureType.system_error, "HTTP_ERROR"),
+        (b'{"status": "OK", "response": {"us', ResponseAction.RETRY, None, None),
+    ],
+)
+def test_envelope_statuses(handler: Any, body: Any, action: ResponseAction, failure: FailureType | None, text: str | None) -> None:
+    resolution = handler.interpret_response(with_url(response(body)))
+    assert resolution.response_action == action
+    if failure is not None:
+        assert resolution.failure_type == failure
+    if text is not None:
+        assert text in resolution.error_message and "customer-groups/export" in resolution.error_message
+
+
+@pytest.mark.parametrize("code,action", [(404, ResponseAction.FAIL), (500, ResponseAction.RETRY), (502, ResponseAction.RETRY)])
+def test_http_errors(handler: Any, code: int, action: ResponseAction) -> None:
+    r = with_url(response(b"<html>gateway</html>"))
+    r.status_code = code
+    assert handler.interpret_response(r).response_action == action
+
+
+# ---- spec --------------------------------------------------------------------------------
+SPEC = MANIFEST["spec"]["connection_specification"]
+BASE = {"login": "api", "password": "secret", "start_date": "2024-01-01"}
+
+
+@pytest.mark.parametrize(
+    "url,ok",
+    [
+        ("https://myshop.cartum.io", True),
+        ("https://myshop.cartum.io/", True),
+        ("http://127.0.0.1:8811", True),
+        ("http://localhost", True),
+        ("http://myshop.cartum.io", False),
+        ("ftp://myshop.cartum.io", False),
+        ("https://myshop.cartum.io/api/users/export", False),
+    ],
+)
+def test_shop_url_is_https_or_loopback(url: str, ok: bool) -> None:
+    validate = lambda: jsonschema.validate({**BASE, "shop_url": url}, SPEC)  # noqa: E731
+    if ok:
+        validate()
+    else:
+        with pytest.raises(jsonschema.ValidationError):
+            validate()
+
+
+def test_password_is_secret_and_defaults() -> None:
+    props = SPEC["properties"]
+    assert props["password"]["airbyte_secret"] is True
+    assert props["shop_timezone"]["default"] == "Europe/Kyiv"
+    assert props["order_statuses"]["default"] == [] and props["page_size"]["maximum"] == 500
