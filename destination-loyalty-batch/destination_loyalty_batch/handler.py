@@ -160,7 +160,6 @@ class LoyaltyHandler(StreamHandler):
     def _send_plan(self, items: Sequence[Item], plan: Any) -> list[Outcome]:
         n = len(plan.indexes)
         self.stats.counts["requests"] += 1
-        self.stats.counts["no_code"] += sum(1 for i in plan.indexes if not items[i].payload.get("code"))
         try:
             reply = self.client.call("customers_batch", self.form(plan))
         except ApiError as err:
@@ -185,6 +184,9 @@ class LoyaltyHandler(StreamHandler):
             if 1 <= line <= n:
                 outcomes[line - 1] = Outcome.rejected("line_error", message or "refused by the platform")
                 self.stats.counts["line_errors"] += 1
+        self.stats.counts["no_code"] += sum(
+            1 for i, o in zip(plan.indexes, outcomes) if o.status == "accepted" and not items[i].payload.get("code")
+        )
         if reply.accounted() != n:
             self.stats.counts["unaccounted"] += 1
             logger.warning(
