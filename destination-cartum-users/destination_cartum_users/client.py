@@ -50,7 +50,8 @@ class CartumClient:
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
             if status == 413:
-                raise BatchRefused(f"HTTP 413: the request is too large for the shop", code="http 413") from None
+                body = (exc.response.text or "")[:200] if exc.response is not None else ""
+                raise BatchRefused(f"HTTP 413: the request is too large for the shop ({body})", code="http 413") from None
             if status in (401, 403, 404, 405):
                 raise config_error(
                     f"The shop at {self.base} answered HTTP {status} to /api/{function}/: this does not look like "

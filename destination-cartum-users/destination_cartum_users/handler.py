@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any, Callable, Collection, Mapping, Optional, Sequence
 
 from airbyte_cdk.models import FailureType
@@ -14,6 +16,10 @@ from destination_cartum_users.validation import validate
 
 # Whole-request answers that are not about the token: the request is refused as a whole.
 REFUSED_STATUSES = {"ERROR", "EXCEPTION", "HTTP_ERROR"}
+# A refusal that says the request was too big, and the limit it may name.
+SIZE_RE = re.compile(r"too (many|large|big)|entity too large|\b413\b", re.I)
+LIMIT_RE = re.compile(r"(?:at most|maximum|max\.?|limit(?: is)?)\D{0,12}(\d+)", re.I)
+logger = logging.getLogger("airbyte")
 
 
 def parse_entry(entry: Any) -> tuple[int, str]:
@@ -85,7 +91,28 @@ class UsersImportHandler(StreamHandler):
     def validate(self, payload: Any) -> None:
         validate(payload, require_title=self.require_title, group_ids=self.group_ids)
 
+    def learn_limit(self, size: int, reason: str) -> None:
+        """After a "too many users" refusal of `size` users: send at most the limit the shop
+        names (or half) per request from now on (destination_common slices to max_batch)."""
+        if size <= 1 or not SIZE_RE.search(reason or ""):
+            return
+        named = LIMIT_RE.search(reason)
+        limit = max(1, min(int(named.group(1)) if named else size // 2, size - 1))
+        if self.max_batch is None or limit < self.max_batch:
+            self.max_batch = limit
+            logger.warning(
+                f"The shop refused {size} users in one request ({reason}); sending at most {limit} per request "
+                f"from now on. Set batch_size to {limit} to save these refused requests."
+            )
+
     def send(self, items: Sequence[Item]) -> list[Outcome]:
+        try:
+            return self._send(items)
+        except BatchRefused as refused:
+            self.learn_limit(len(items), refused.reason)
+            raise
+
+    def _send(self, items: Sequence[Item]) -> list[Outcome]:
         status, response = self.client.call("users/import", {"users": [i.payload for i in items]})
         if status in ("OK", "WARNING"):
             log = response.get("log") if isinstance(response, Mapping) else None

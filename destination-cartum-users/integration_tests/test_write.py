@@ -200,13 +200,22 @@ def test_refused_request_is_bisected_until_the_offender_is_isolated(cartum_write
 
 
 @pytest.mark.parametrize("how", ["error", "http413"])
-def test_batch_limit_of_the_shop_is_found_by_splitting(cartum_write_factory, how):
+def test_batch_limit_of_the_shop_is_learned_from_the_refusal(cartum_write_factory, how):
     api = cartum_write_factory(switches={"import_max_users": 10, "import_oversize": how})
-    result = write(api, [record(user(i)) for i in range(40)], batch_size=40)
+    result = write(api, [record(user(i)) for i in range(80)], batch_size=40)
     assert result.error is None
-    assert sum(f"user{i}@example.com" in export_users(api) for i in range(40)) == 40
+    assert sum(f"user{i}@example.com" in export_users(api) for i in range(80)) == 80
     sizes = [len(r.body["users"]) for r in api.log.select(function=IMPORT)]
-    assert sizes == [40, 20, 10, 10, 20, 10, 10]
+    # one refused request teaches the limit the shop names; everything after fits
+    assert sizes == [40] + [10] * 8
+
+
+def test_a_size_refusal_without_a_number_halves_until_it_fits(cartum_write_factory):
+    api = cartum_write_factory(switches={"import_max_users": 10, "import_oversize_names_limit": False})
+    result = write(api, [record(user(i)) for i in range(80)], batch_size=40)
+    assert result.error is None
+    sizes = [len(r.body["users"]) for r in api.log.select(function=IMPORT)]
+    assert sizes == [40, 20, 10, 10, 10, 10, 10, 10, 10, 10]
 
 
 def test_state_is_echoed_only_after_every_record_before_it_is_settled(cartum_write_factory, tmp_path):

@@ -30,9 +30,14 @@ class StreamHandler(ABC):
                        what must stop the sync (transient outage after retries, bad creds).
     dedupe           → True: within one batch, a later record with the same key replaces the
                        earlier one (last wins; the earlier one is counted as `collapsed`).
+    max_batch        → None, or the most items one send() may carry. The core slices batches
+                       (and bisection halves) to it. A handler that learns the API's limit (a
+                       "too many items" refusal) lowers it before raising BatchRefused, so later
+                       batches are not refused again.
     """
 
     dedupe: bool = False
+    max_batch: Optional[int] = None
 
     def map(self, data: Mapping[str, Any]) -> Any:
         return dict(data)
@@ -185,10 +190,21 @@ class WriteLoop:
         `retry` items once."""
         if not items:
             return
+        limit = self.handler_limit(handler)
+        if limit and len(items) > limit:
+            for start in range(0, len(items), limit):
+                self.settle(handler, items[start : start + limit], retried)
+            return
         self.stats.batches += 1
         try:
             outcomes = list(handler.send(items))
         except BatchRefused as refused:
+            learned = self.handler_limit(handler)
+            if learned and len(items) > learned:
+                # the handler learned the API's size limit from this refusal: slice to it
+                logger.info(f"Request of {len(items)} items refused as too large; sending at most {learned} per request")
+                self.settle(handler, items, retried)
+                return
             if len(items) == 1:
                 item = items[0]
                 self.reject(item.stream, item.key, refused.code, refused.reason, item.record)
@@ -224,6 +240,11 @@ class WriteLoop:
             self.stats.item_retries += len(again)
             logger.info(f"Retrying {len(again)} item(s) once after an unhandled error")
             self.settle(handler, again, retried=True)
+
+    @staticmethod
+    def handler_limit(handler: StreamHandler) -> Optional[int]:
+        limit = getattr(handler, "max_batch", None)
+        return int(limit) if limit and int(limit) >= 1 else None
 
     def reject(self, stream: str, key: Optional[str], code: Any, reason: str, record: Mapping[str, Any]) -> None:
         self.rejects.reject(stream, key, code, reason, record)

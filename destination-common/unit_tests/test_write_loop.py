@@ -5,6 +5,8 @@ from airbyte_cdk.models import FailureType, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from destination_common_helpers import FakeHandler, record, state
 
+from destination_common import BatchRefused, Outcome
+
 from destination_common import RejectLog, WriteLoop
 
 
@@ -185,3 +187,19 @@ def test_rejects_log_by_key_only(caplog):
     with caplog.at_level("INFO", logger="airbyte"):
         run(loop, [record({"email": "b@x.io", "n": "SECRET-CONTENT"})])
     assert "b@x.io" in caplog.text and "SECRET-CONTENT" not in caplog.text
+
+
+def test_max_batch_learned_from_a_size_refusal_slices_later_batches():
+    class Limited(FakeHandler):
+        def send(self, items):
+            self.calls.append([i.key for i in items])
+            if len(items) > 3:
+                self.max_batch = 3  # learned: "at most 3"
+                raise BatchRefused("Too many items (at most 3)")
+            return [Outcome.accepted() for _ in items]
+
+    handler = Limited()
+    loop = WriteLoop({"users": handler}, batch_size=8)
+    run(loop, [record({"email": f"u{i}@x.io"}) for i in range(16)])
+    assert [len(c) for c in handler.calls] == [8, 3, 3, 2, 3, 3, 2]
+    assert loop.stats.accepted == 16 and loop.rejects.total == 0

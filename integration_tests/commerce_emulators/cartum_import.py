@@ -17,7 +17,8 @@ Switches in `emulator.switches` (defaults in brackets):
   "flat" = `log[i] = {code, message}` (the seed's parameter table).
 - `import_max_users` (None): the most users one request may carry; more are refused as a
   whole, nothing imported, the way `import_oversize` says:
-  "error" → `{status: ERROR, response: {message}}` · "http413" → HTTP 413.
+  "error" → `{status: ERROR, response: {message}}` · "http413" → HTTP 413. The message
+  names the limit ("… (at most 10)") unless `import_oversize_names_limit` is False.
 - `import_unhandled` ({}): e-mail → how many times that user gets code 3 (None: always).
 - `import_poison` (set()): e-mails whose presence makes the whole request fail with
   `status: EXCEPTION` (nothing imported): a request refused for a non-transient cause.
@@ -207,7 +208,9 @@ def _import(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
         raise CartumError("ERROR", "Parameter users is required and must be a non-empty array")
     limit = emu.switches.get("import_max_users")
     if limit and len(users) > limit:
-        message = f"Too many users in one request: {len(users)} (at most {limit})"
+        message = f"Too many users in one request: {len(users)}"
+        if emu.switches.get("import_oversize_names_limit", True):
+            message += f" (at most {limit})"
         if emu.switches.get("import_oversize", "error") == "http413":
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(users), text=message)
         raise CartumError("ERROR", message)
