@@ -202,3 +202,14 @@ def test_check(sync, cartum_factory):
     assert status.status == Status.FAILED and "B2B module" in status.message
     assert ok_api.log.count(function="auth") == 2  # one per check (the bad password's went nowhere else)
     del _run_command
+
+
+def test_state_in_the_future_reads_nothing_and_spends_nothing(sync, cartum_factory):
+    import json
+    from pathlib import Path
+
+    api = cartum_factory(users=20, orders=20)
+    state = json.loads((Path(__file__).parent / "abnormal_state.json").read_text())
+    out = sync.run(cartum_config_for(api), ["users", "orders"], "incremental", state=state)
+    assert not out.errors and not out.records
+    assert api.log.count(function="users/export") == 0 and api.log.count(function="orders/get") == 0
