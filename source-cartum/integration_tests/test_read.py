@@ -213,3 +213,20 @@ def test_state_in_the_future_reads_nothing_and_spends_nothing(sync, cartum_facto
     out = sync.run(cartum_config_for(api), ["users", "orders"], "incremental", state=state)
     assert not out.errors and not out.records
     assert api.log.count(function="users/export") == 0 and api.log.count(function="orders/get") == 0
+
+
+def test_discover(cartum_factory):
+    import logging
+
+    from source_cartum import SourceCartum
+
+    api = cartum_factory(users=5, orders=5)
+    config = cartum_config_for(api)
+    catalog = SourceCartum(config=config).discover(logging.getLogger("test"), config)
+    streams = {s.name: s for s in catalog.streams}
+    assert set(streams) == {"users", "customer_groups", "price_levels", "orders"}
+    assert streams["users"].default_cursor_field == ["registered_at"]
+    assert streams["orders"].source_defined_primary_key == [["order_id"]]
+    assert [m.value for m in streams["customer_groups"].supported_sync_modes] == ["full_refresh"]
+    assert "dropshipping_details" in streams["orders"].json_schema["properties"]
+    assert api.log.count() == 0  # discover needs no request
