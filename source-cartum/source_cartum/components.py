@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import InitVar, dataclass
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional, Union
@@ -144,7 +145,8 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
     # ---- the forced re-login ---------------------------------------------------------------
     def refresh_and_set_access_token(self) -> None:
         shared = self._shared
-        with shared.lock:
+        # The provider's own lock also guards its time-based login: never both at once.
+        with shared.lock, getattr(shared.provider, "_lock", nullcontext()):
             if time.monotonic() - shared.last_refresh < self.refresh_grace_seconds:
                 return  # another stream just logged in again: its token is the current one
             old = shared.provider._token
