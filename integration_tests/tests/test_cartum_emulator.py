@@ -196,3 +196,15 @@ def test_forced_status_and_revoked_token_switches(cartum: CartumEmulator) -> Non
     assert call(cartum, "users/export", {"token": value})["status"] == "AUTHORIZATION_ERROR"
     assert call(cartum, "users/export", {"token": value})["status"] == "AUTHORIZATION_ERROR"  # revoked for good
     assert call(cartum, "users/export", {"token": token(cartum)})["status"] == "OK"
+
+
+def test_imported_users_come_back_from_users_export(cartum: CartumEmulator) -> None:
+    value = token(cartum)
+    answer = call(cartum, "users/import", {"token": value, "users": [
+        {"title": "Петренко Іван", "email": "ivan.petrenko@ukr.net", "phone": "+380631234567",
+         "customer_group_id": 5, "manager_id": 62, "company": "ТОВ «Схід»"}]})
+    assert answer["status"] == "OK"
+    users = call(cartum, "users/export", {"token": value, "limit": 500})["response"]["users"]
+    imported = users[-1]
+    assert imported["email"] == "ivan.petrenko@ukr.net" and imported["id"] == 201
+    assert set(imported) >= USER_KEYS and imported["manager"]["id"] == 62 and imported["customer_group_id"] == 5
