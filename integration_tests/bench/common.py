@@ -26,14 +26,17 @@ class Sizes:
 
     reps: int = 3
     upgates_customers: int = 100_000
+    upgates_full_reps: int = 1  # request counts of a full sync do not vary between runs
+    cpu_customers: int = 20_000  # item 3: each of 4 readers runs `reps` times on this world
     upgates_latency_customers: int = 20_000
     cartum_users: int = 100_000
     cartum_orders: int = 100_000
+    cartum_full_reps: int = 1  # request counts of a full sync do not vary between runs
     changed_share: float = 0.01
     dest_small: int = 100_000
     dest_large: int = 1_000_000
     dest_large_reps: int = 1
-    dest_latency_records: int = 100_000
+    dest_latency_records: int = 20_000
     pipeline_customers: int = 100_000
     pipeline_reps: int = 1
 
@@ -42,6 +45,7 @@ class Sizes:
         return cls(
             reps=1,
             upgates_customers=2_000,
+            cpu_customers=2_000,
             upgates_latency_customers=1_500,
             cartum_users=2_000,
             cartum_orders=2_000,

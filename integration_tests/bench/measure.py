@@ -1,6 +1,11 @@
-"""Measuring one process: wall time (time.perf_counter), CPU time and peak RSS from the
-kernel's rusage of that very process (os.wait4, which is what /usr/bin/time -v reads too),
-and the Airbyte messages it printed, counted without parsing every RECORD.
+"""Measuring one process: wall time (time.perf_counter), CPU time and peak RSS as
+/usr/bin/time -v reports them, and the Airbyte messages it printed, counted without parsing
+every RECORD.
+
+Why /usr/bin/time and not os.wait4 on our own child: Python starts children with vfork, and
+at exec Linux records the high-water RSS of the mm being left, which is the parent's. A child
+of the bench process (which holds the emulators' worlds) would report the bench's RSS as its
+own peak. GNU time is a small process of its own, so its child's ru_maxrss is the child's.
 
 Also: /usr/bin/time -v wrapping for processes that someone else spawns (the pipeline runner),
 and the statistics (median, min, max, spread) the report prints.
@@ -13,6 +18,7 @@ import os
 import re
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -124,12 +130,15 @@ def run_process(
     env: dict[str, str] | None = None,
     timeout: float = 1800,
 ) -> ProcResult:
-    """Run `args` to its end; stdin from a file (no feeder thread competing for the CPU)."""
+    """Run `args` to its end under /usr/bin/time -v; stdin from a file (no feeder thread
+    competing for the CPU)."""
     stdin: Any = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    fd, time_file = tempfile.mkstemp(prefix="bench-time-", suffix=".txt")
+    os.close(fd)
     started = time.perf_counter()
     try:
         proc = subprocess.Popen(
-            list(args),
+            time_v_prefix(time_file) + list(args),
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -153,13 +162,15 @@ def run_process(
     proc.returncode = os.waitstatus_to_exitcode(status)
     reader.join(30)
     drain.join(5)
+    timed = parse_time_v(time_file)
+    os.unlink(time_file)
     return ProcResult(
         args=list(args),
-        returncode=proc.returncode,
+        returncode=int(timed.get("exit", proc.returncode)),
         wall=wall,
-        user=usage.ru_utime,
-        sys=usage.ru_stime,
-        maxrss_mb=usage.ru_maxrss / 1024.0,
+        user=timed.get("user", usage.ru_utime),
+        sys=timed.get("sys", usage.ru_stime),
+        maxrss_mb=timed.get("maxrss_mb", float("nan")),
         records=reader.records,
         states=list(reader.states.values()),
         errors=reader.errors,

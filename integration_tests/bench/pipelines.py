@@ -36,7 +36,8 @@ def _run_pipeline(work: Workdir, name: str, source: str, source_config: dict[str
         "state_dir": str(work.path / "state"),
     }
     spec_path = work.write_json(f"{name}-spec", spec)
-    proc = subprocess.run([sys.executable, str(HERE / "pipeline_child.py"), str(spec_path)],
+    # Through /usr/bin/time so that the runner's own ru_maxrss starts clean (see bench.measure).
+    proc = subprocess.run(time_v_prefix(work.path / f"{name}-{rep}-runner.time") + [sys.executable, str(HERE / "pipeline_child.py"), str(spec_path)],
                           capture_output=True, timeout=3600)
     lines = [ln for ln in proc.stdout.decode("utf-8", "replace").splitlines() if ln.startswith("{")]
     outcome = json.loads(lines[-1]) if lines else {"ok": False}

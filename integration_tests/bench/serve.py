@@ -14,7 +14,7 @@ from bench.worlds import BenchUpgates
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.serve")
-    parser.add_argument("api", choices=["upgates", "cartum"])
+    parser.add_argument("api", choices=["upgates", "cartum", "cartum-sink", "loyalty-sink"])
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
@@ -23,10 +23,14 @@ def main() -> None:
     if args.api == "upgates":
         emu = BenchUpgates(latency=args.latency, service_time=args.service_time)
         emu.bulk_seed(args.customers)
-    else:
+    elif args.api == "cartum":
         from commerce_emulators.cartum import CartumEmulator
 
         emu = CartumEmulator(users=args.customers, orders=args.customers, latency=args.latency)
+    else:
+        from bench.worlds import SinkCartum, SinkLoyalty, lean_log
+
+        emu = lean_log(SinkCartum(latency=args.latency) if args.api == "cartum-sink" else SinkLoyalty(latency=args.latency, customers=0))
     emu.start(args.port)
     print(f"{args.api} on {emu.url}", flush=True)
     while True:

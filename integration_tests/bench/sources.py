@@ -62,8 +62,11 @@ def _stream_rps(r: ProcResult) -> float:
 
 
 # ---- items 1 and 3: UPgates ---------------------------------------------------------------
+first_full: list[ProcResult] = []  # item 1's full syncs, quoted beside item 3
+
+
 def bench_upgates(results: Results, sizes: Sizes, log: Callable[[str], None]) -> None:
-    s1, s3 = "1", "3"
+    s1 = "1"
     n = sizes.upgates_customers
     if not installed(UPGATES):
         results.skip(s1, f"UPgates full sync {n:,}", f"{UPGATES} is not installed")
@@ -82,13 +85,13 @@ def bench_upgates(results: Results, sizes: Sizes, log: Callable[[str], None]) ->
         full: list[ProcResult] = []
         requests: list[int] = []
         other: list[int] = []
-        for rep in range(sizes.reps):
+        for rep in range(sizes.upgates_full_reps):
             emu.log.clear()
             r = run_read(UPGATES, work, config, catalog)
             full.append(r)
             requests.append(emu.log.count(path="/api/v2/customers", method="GET"))
             other.append(len(emu.log.items) - requests[-1])
-            log(f"UPgates full sync {rep + 1}/{sizes.reps}: {r.records:,} records, {requests[-1]} customer requests, "
+            log(f"UPgates full sync {rep + 1}/{sizes.upgates_full_reps}: {r.records:,} records, {requests[-1]} customer requests, "
                 f"{r.wall:.1f}s wall, {r.cpu:.1f}s CPU, {r.maxrss_mb:.0f} MB")
         results.add(Row(s1, f"UPgates full sync of {n:,} customers: customer requests", stat(requests), ideal_pages,
                         note=f"ideal ceil(N/100); other requests: {max(other)}; records {full[-1].records:,}"))
@@ -113,7 +116,32 @@ def bench_upgates(results: Results, sizes: Sizes, log: Callable[[str], None]) ->
                         ceil_div(changed, UPGATES_PAGE),
                         note=f"records read {min(inc_records):,}–{max(inc_records):,} (10-min lookback re-reads)"))
 
-        # item 3: the minimal loop and a plain manifest against the same world (zero latency)
+        first_full[:] = full
+    finally:
+        work.cleanup()
+        emu.stop()
+
+
+def bench_upgates_cpu(results: Results, sizes: Sizes, log: Callable[[str], None]) -> None:
+    """Item 3 on its own world of `cpu_customers`: our source, the minimal loop, the plain
+    manifest and the plain manifest with a plain-key extractor, `reps` runs each, zero latency."""
+    s3 = "3"
+    n = sizes.cpu_customers
+    if not installed(UPGATES):
+        results.skip(s3, f"UPgates CPU per record {n:,}", f"{UPGATES} is not installed")
+        return
+    emu = BenchUpgates(clock=_past_clock())
+    emu.bulk_seed(n)
+    emu.start()
+    work = Workdir("upgates-cpu")
+    try:
+        config = upgates_config(emu)
+        catalog = catalog_for(UPGATES, config, ["customers"], "incremental", "append_dedup")
+        full: list[ProcResult] = []
+        for rep in range(sizes.reps):
+            r = run_read(UPGATES, work, config, catalog)
+            full.append(r)
+            log(f"{UPGATES} {rep + 1}: {r.records:,} records, {r.wall:.1f}s wall, {r.cpu:.1f}s CPU, {r.maxrss_mb:.0f} MB")
         loop_runs: list[ProcResult] = []
         cfg_path = work.write_json("loop-config", config)
         for rep in range(sizes.reps):
@@ -160,6 +188,12 @@ def bench_upgates(results: Results, sizes: Sizes, log: Callable[[str], None]) ->
                         stat(_rps(r) for r in fast_runs), loop_rps.median, "rec/s",
                         note=f"CPU {stat(_cpu_ms_per_1000(r) for r in fast_runs).median:.0f} ms/1000 rec; "
                              "bench/fast_components.py: what the suggested fix is worth"))
+        if first_full:
+            big = first_full[-1]
+            results.add(Row(s3, f"  `{UPGATES} read` at {big.records:,} records (item 1's full sync): records/s",
+                            stat([_rps(big)]), None, "rec/s",
+                            note=f"CPU {_cpu_ms_per_1000(big):.0f} ms/1000 rec; steady {_stream_rps(big):,.0f} rec/s; "
+                                 f"peak RSS {big.maxrss_mb:.0f} MB"))
     finally:
         work.cleanup()
         emu.stop()
@@ -232,7 +266,10 @@ def bench_upgates_limits(results: Results, sizes: Sizes, log: Callable[[str], No
 
 # ---- item 1: Cartum -----------------------------------------------------------------------
 def cartum_config(emu: Any, **extra: Any) -> dict[str, Any]:
-    return {"shop_url": emu.url, "login": emu.login, "password": emu.password, "start_date": "2000-01-01",
+    """start_date: a little before the seeded world (users over 730 days, orders over 365). An
+    older start costs orders one request per empty 30-day window (12 a year)."""
+    start = (datetime.now(timezone.utc) - timedelta(days=800)).strftime("%Y-%m-%d")
+    return {"shop_url": emu.url, "login": emu.login, "password": emu.password, "start_date": start,
             "page_size": CARTUM_PAGE_SIZE, **extra}
 
 
@@ -260,7 +297,7 @@ def bench_cartum(results: Results, sizes: Sizes, log: Callable[[str], None]) -> 
             catalog = catalog_for(CARTUM, config, [stream], "incremental", "append_dedup")
             full_req, auth_req = [], []
             state = None
-            for rep in range(sizes.reps):
+            for rep in range(min(sizes.reps, sizes.cartum_full_reps)):
                 emu.log.clear()
                 r = run_read(CARTUM, work, config, catalog)
                 state = r.states or state
@@ -271,7 +308,7 @@ def bench_cartum(results: Results, sizes: Sizes, log: Callable[[str], None]) -> 
             results.add(Row(section, f"Cartum {stream} full sync of {count:,}, page size {CARTUM_PAGE_SIZE}: {function} requests",
                             stat(full_req), ideal,
                             note=f"ideal ceil(N/page) (+1 empty page when page divides N: the API gives no total); "
-                                 f"auth requests {max(auth_req)}"))
+                                 f"auth requests {max(auth_req)}; start_date {config['start_date']}"))
             # incremental: 1% new, an emulated day later each time
             added = max(1, int(count * sizes.changed_share))
             inc_req, inc_rec = [], []
