@@ -20,6 +20,7 @@ from airbyte_cdk.models import (
     Type,
 )
 
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_cartum.source import SourceCartum
 
 
@@ -33,6 +34,9 @@ def _get_source(args: List[str]) -> Optional[SourceCartum]:
             config=SourceCartum.read_config(config_path) if config_path else None,
             state=SourceCartum.read_state(state_path) if state_path else None,
         )
+    except AirbyteTracedException as error:  # keeps its failure type (config_error...) and message
+        print(orjson.dumps(AirbyteMessageSerializer.dump(error.as_airbyte_message())).decode(), flush=True)
+        return None
     except Exception as error:  # the platform needs a TRACE message, not a bare traceback
         print(
             orjson.dumps(
