@@ -230,3 +230,22 @@ def test_discover(cartum_factory):
     assert [m.value for m in streams["customer_groups"].supported_sync_modes] == ["full_refresh"]
     assert "dropshipping_details" in streams["orders"].json_schema["properties"]
     assert api.log.count() == 0  # discover needs no request
+
+
+def test_orders_filtered_on_update_time_are_still_read_with_their_creation_cursor(sync, cartum_factory):
+    # The docs do not say whether orders/get from/to mean creation or update time: on a shop
+    # where they mean update time, an old order changed today comes back in the incremental window.
+    api = cartum_factory(users=30, orders=60)
+    api.switches["orders_date_field"] = "updated"
+    config = cartum_config_for(api, orders_window_days=366)
+    first = sync.run(config, ["orders"], "incremental")
+    assert len(sync.records(first, "orders")) == 60
+    old = min(api.shop.orders, key=lambda o: o["order_id"])
+    old["stat_status"] = 5
+    old["_updated"] = api.local_now().strftime("%Y-%m-%d %H:%M:%S")
+    second = sync.run(config, ["orders"], "incremental", state=sync.last_states(first))
+    again = {o["order_id"]: o for o in sync.records(second, "orders")}
+    assert again[old["order_id"]]["stat_status"] == 5
+    assert again[old["order_id"]]["stat_created"] == old["stat_created"]
+    state = sync.last_states(second)[0]["stream"]["stream_state"]["stat_created_at"]
+    assert state == sync.last_states(first)[0]["stream"]["stream_state"]["stat_created_at"]  # the old order does not move it back
