@@ -1,18 +1,21 @@
-"""The two things the manifest cannot say on its own.
+"""What the manifest cannot say on its own.
 
 1. `CartumSessionAuthenticator`: Cartum tokens live 600 s and travel in the JSON body. The
    CDK's SessionTokenAuthenticator (wrapped here, built from the manifest) logs in once per
-   `expiration_duration`, but a token the API rejects before its time (AUTHORIZATION_ERROR /
-   UNAUTHORIZED, e.g. after a shop restart) would fail the sync. The manifest maps those
-   statuses to REFRESH_TOKEN_THEN_RETRY; the CDK's HTTP client then calls
-   `refresh_and_set_access_token()` (one fresh login) and re-sends the request once, calling
-   this authenticator on it first, which swaps the stale token in the body for the new one.
+   `expiration_duration`, but each stream would log in on its own, and a token the API
+   rejects before its time (AUTHORIZATION_ERROR / UNAUTHORIZED, e.g. after a shop restart)
+   would fail the sync. The wrapper shares one login between the streams of a source; the
+   manifest maps those statuses to REFRESH_TOKEN_THEN_RETRY, on which the CDK's HTTP client
+   calls `refresh_and_set_access_token()` (one fresh login) and re-sends the request once,
+   calling this authenticator on it first, which swaps the stale token in the body.
 
 2. `ShopLocalDatetime`: API dates carry no offset ('YYYY-MM-DD HH:MM:SS' in the shop's time
    zone). The transformation adds an ISO 8601 value with the offset beside the raw field
    (`registered` -> `registered_at`), which is also the cursor. Ambiguous local times of the
    autumn DST change resolve to the first occurrence (fold=0); nonexistent spring times keep
    the offset before the change.
+
+3. `ProgressOffsetIncrement`: the CDK's OffsetIncrement plus one progress line per window.
 """
 
 from __future__ import annotations
