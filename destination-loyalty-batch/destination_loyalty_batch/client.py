@@ -100,6 +100,9 @@ class LoyaltyClient:
         response = self.http.request(
             "POST", self.url, what=kind, validate=check, data=self.form(kind, fields, api), headers=headers
         )
+        if response.status_code in (413, 414):
+            # The request is too large: a smaller batch can pass, so this is a batch refusal.
+            raise ApiError(f"HTTP {response.status_code}: the request is too large for the platform", parse_reply(""))
         if response.status_code >= 400:
             raise config_error(
                 f"The loyalty platform at {self.url} answered HTTP {response.status_code} to {kind}. "

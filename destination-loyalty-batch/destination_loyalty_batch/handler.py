@@ -176,6 +176,10 @@ class LoyaltyHandler(StreamHandler):
                     f"requests of {self.max_lines}. Set the batch size to {self.max_lines} to save the refused requests."
                 )
             raise BatchRefused(err.message, code="batch_error") from None
+        if reply.batch_status not in (None, "imported"):
+            logger.warning(
+                redact(f"customers_batch: batch status '{reply.batch_status}' (expected 'imported'); raw answer: {reply.raw[:2000]!r}")
+            )
         counts = {k: getattr(reply, k) or 0 for k in ("new", "updated", "ignored")}
         for k, v in counts.items():
             self.stats.counts[k] += v

@@ -74,3 +74,11 @@ def test_states_are_emitted_only_after_their_records_are_in_the_platform(loyalty
     assert "F03" in loyalty_api.customers  # flushed at the end of input
     # one request per STATE boundary (batch size 100 never reached) and one at the end
     assert loyalty_api.log.count(function="customers_batch") == 3
+
+
+def test_request_too_large_is_split_not_fatal(loyalty_api, write_fast):
+    loyalty_api.inject("status", status=413, skip=1, times=1)  # manage_fields passes, the first batch is "too large"
+    result = write_fast(loyalty_api, PEOPLE, batch_size=6)
+    assert result.error is None, result.error
+    assert sorted(c for c in loyalty_api.customers if c.startswith("F")) == [p["code"] for p in PEOPLE]
+    assert "bisections 1" in summary(result) and "rejected 0" in summary(result)
