@@ -96,13 +96,13 @@ def test_incremental_users_and_orders_across_runs(sync, cartum_factory):
 
 
 def test_token_expiring_mid_sync_means_one_login_per_token_not_per_request(sync, cartum_factory):
-    # 600 s tokens on a clock 200x faster live 3 s of real time (more than the CDK's 1 s retry
-    # backoff); 17 requests of 0.25 s spread the sync over more than one token.
-    api = cartum_factory(users=300, orders=0, clock=Clock(speed=200), latency=0.25)
-    out = sync.run(cartum_config_for(api, page_size=20), ["users"])
+    # 600 s tokens on a clock 120x faster live 5 s of real time (well above the CDK's 1 s retry
+    # backoff, even on a loaded machine); 21 requests of 0.3 s outlive at least one token.
+    api = cartum_factory(users=300, orders=0, clock=Clock(speed=120), latency=0.3)
+    out = sync.run(cartum_config_for(api, page_size=15), ["users"])
     assert not out.errors, [(e.trace.error.message, e.trace.error.internal_message) for e in out.errors]
     assert [u["id"] for u in sync.records(out, "users")] == list(range(1, 301))
-    pages = 16  # ceil(300/20), plus one EMPTY page since 300 is a multiple of 20
+    pages = 21  # ceil(300/15), plus one EMPTY page since 300 is a multiple of 15
     rejected = api.log.count(function="users/export") - pages
     assert rejected >= 1, "the token should have expired at least once"
     assert api.log.count(function="auth") == 1 + rejected  # one fresh login per rejected token
