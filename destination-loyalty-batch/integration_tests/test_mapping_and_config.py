@@ -85,3 +85,12 @@ def test_append_dedup_collapses_repeated_codes_in_a_batch(loyalty_api, write_fas
     assert result.error is None
     assert loyalty_api.customers["D1"]["first_name"] == "New"
     assert any("collapsed duplicates 1" in x for x in result.logs)
+
+
+def test_check_on_an_unreachable_url_fails_fast_with_a_message(helpers, loyalty_api):
+    import logging
+
+    dead = helpers.config(loyalty_api, api_url="http://127.0.0.1:9", http_backoff_seconds=0)
+    status = DestinationLoyaltyBatch().check(logging.getLogger("airbyte"), dead)
+    assert status.status.name == "FAILED"
+    assert "failed on campaigns_list after 2 attempts" in status.message and "Run the sync again later" in status.message
