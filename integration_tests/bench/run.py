@@ -6,7 +6,8 @@ the figure it should be compared with. Not tests: nothing here passes or fails o
     python -m bench --only 1 3 # some items only (1 source requests, 2 source wall time under
                                # limits, 3 source CPU per record, 4 destinations, 5 pipelines)
 
-Prints the table (Markdown) and writes it with every run's figures to .bench/results.json.
+Prints the table (Markdown) and writes it with every run's figures to .bench/results.json
+(and the table alone to .bench/results.md).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         "table_markdown": text,
     }
     args.out.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+    args.out.with_suffix(".md").write_text(text + "\n")
     print(f"\nwritten to {args.out}")
     return 0
 
