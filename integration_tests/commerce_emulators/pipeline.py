@@ -81,8 +81,11 @@ class Pipeline:
         state_dir: str | Path = ".pipelines",
         progress: Callable[[str], None] | None = None,
         env: dict[str, str] | None = None,
+        on_record: Callable[["Pipeline", PipelineRun], None] | None = None,
     ) -> None:
         self.name = name
+        # Called after each record passes to the destination (tests use it to kill a side).
+        self.on_record = on_record
         self.source = [script(source)] if isinstance(source, str) else list(source)
         self.destination = [script(destination)] if isinstance(destination, str) else list(destination)
         self.source_config = source_config
@@ -171,7 +174,7 @@ class Pipeline:
             finally:
                 try:
                     dst.stdin.close()  # type: ignore[union-attr]
-                except BrokenPipeError:
+                except (BrokenPipeError, ValueError):
                     pass
             deadline = started + timeout
             result.source_returncode = src.wait(max(1, deadline - time.monotonic()))
@@ -217,8 +220,10 @@ class Pipeline:
             if destination_alive:
                 try:
                     dst_in.write(raw)
-                except BrokenPipeError:
+                except (BrokenPipeError, ValueError):
                     destination_alive = False  # keep draining the source so it can exit
+            if kind == "RECORD" and self.on_record is not None:
+                self.on_record(self, result)
             if time.monotonic() - last_progress > 5:
                 last_progress = time.monotonic()
                 self.progress(f"[{self.name}] {result.total_read} records read so far")
