@@ -18,7 +18,7 @@ from typing import Any, Callable
 from bench.common import Results, Row, Sizes, Workdir, installed, script
 from bench.measure import parse_time_v, stat, time_v_prefix
 from bench.sources import _past_clock, cartum_config, upgates_config
-from bench.worlds import BenchUpgates, SinkCartum, SinkLoyalty, lean_log
+from bench.worlds import BenchCartum, BenchUpgates, SinkCartum, SinkLoyalty, lean_log
 
 HERE = Path(__file__).resolve().parent
 
@@ -56,14 +56,12 @@ def bench_pipelines(results: Results, sizes: Sizes, log: Callable[[str], None]) 
     if missing:
         results.skip(section, "pipelines", f"not installed: {missing}")
         return
-    from commerce_emulators.cartum import CartumEmulator
-
     work = Workdir("pipelines")
     upgates = BenchUpgates(clock=_past_clock())
     upgates.bulk_seed(n)
     upgates = lean_log(upgates).start()
     cartum_dst = lean_log(SinkCartum()).start()
-    cartum_src = lean_log(CartumEmulator(users=n, orders=0, clock=_past_clock(10))).start()
+    cartum_src = lean_log(BenchCartum(users=n, orders=0, clock=_past_clock(10))).start()
     loyalty = lean_log(SinkLoyalty(customers=0)).start()
     try:
         plans = [

@@ -279,10 +279,10 @@ def bench_cartum(results: Results, sizes: Sizes, log: Callable[[str], None]) -> 
     if not installed(CARTUM):
         results.skip(section, f"Cartum users {nu:,} / orders {no:,}", f"{CARTUM} is not installed")
         return
-    from commerce_emulators.cartum import CartumEmulator
+    from bench.worlds import BenchCartum
 
     started = now()
-    emu = CartumEmulator(users=nu, orders=no, clock=_past_clock(10))
+    emu = BenchCartum(users=nu, orders=no, clock=_past_clock(10))
     log(f"Cartum: {nu:,} users and {no:,} orders seeded in {now() - started:.1f}s")
     emu.start()
     work = Workdir("cartum")

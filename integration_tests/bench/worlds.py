@@ -117,6 +117,102 @@ def lean_log(emulator: Any) -> Any:
     return emulator
 
 
+# ---- Cartum reads at 100,000 users / orders ---------------------------------------------------
+# users/export and orders/get filter (and sort) the whole shop on every call: ~0.1 s a call at
+# 100,000, so a 1,000-page sync would spend minutes in the emulator. BenchCartum keeps the
+# filtered list per filter until the shop grows (the bench only adds), and pages from it with the
+# read module's own helpers. The gateway dispatches through the module-level FUNCTIONS registry,
+# so the fast path is registered there as a wrapper that serves BenchCartum instances only and
+# hands every other emulator to the original function unchanged.
+import commerce_emulators.cartum_read as _cr  # noqa: E402
+from commerce_emulators.cartum import FUNCTIONS as _FUNCTIONS  # noqa: E402
+
+
+class BenchCartum(CartumEmulator):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_cache: dict[Any, list[dict[str, Any]]] = {}
+
+    def _world(self) -> tuple[Any, ...]:
+        shop = self.shop
+        return (len(shop.users), shop.next_user_id, len(shop.orders), shop.next_order_id, self.b2b,
+                repr(sorted((k, repr(v)) for k, v in self.switches.items())))
+
+    def cached(self, key: tuple[Any, ...], compute: Any) -> list[dict[str, Any]]:
+        key = key + self._world()
+        hit = self._read_cache.get(key)
+        if hit is None:
+            if len(self._read_cache) > 64:
+                self._read_cache.clear()
+            hit = self._read_cache[key] = compute()
+        return hit
+
+
+def _fast_users_export(emu: BenchCartum, body: dict[str, Any]) -> tuple[str, Any]:
+    low = _cr.parse_bound(body.get("from"), upper=False, name="from")
+    high = _cr.parse_bound(body.get("to"), upper=True, name="to")
+    users = emu.cached(("users", low, high), lambda: [
+        u for u in emu.shop.users_by_id()
+        if (low is None or u["registered"] >= low) and (high is None or u["registered"] <= high)
+    ])
+    page = _cr._page(emu, users, body)
+    if not page:
+        return _cr._empty(emu)
+    if not emu.b2b:
+        page = [{k: v for k, v in u.items() if k not in _cr.USER_B2B_KEYS} for u in page]
+    else:
+        page = [dict(u) for u in page]
+    response: dict[str, Any] = {"users": page}
+    if emu.switches.get("users_total"):
+        response["total"] = len(users)
+    return "OK", response
+
+
+def _fast_orders_get(emu: BenchCartum, body: dict[str, Any]) -> tuple[str, Any]:
+    low = _cr.parse_bound(body.get("from"), upper=False, name="from")
+    high = _cr.parse_bound(body.get("to"), upper=True, name="to")
+    statuses = _cr._statuses(body.get("status"))
+    ids = _cr._ids(body.get("ids"))
+    key = "_updated" if emu.switches.get("orders_date_field", "created") == "updated" else "stat_created"
+    orders = emu.cached(("orders", low, high, key, tuple(sorted(statuses or ())), tuple(sorted(ids or ())),
+                         statuses is None, ids is None), lambda: [
+        o
+        for o in sorted(emu.shop.orders, key=lambda o: o["order_id"])
+        if (low is None or o[key] >= low)
+        and (high is None or o[key] <= high)
+        and (statuses is None or o["stat_status"] in statuses)
+        and (ids is None or o["order_id"] in ids)
+    ])
+    page = _cr._page(emu, orders, body)
+    if not page:
+        return _cr._empty(emu)
+    drop = ("_updated",) if emu.b2b else ("_updated", *_cr.ORDER_B2B_KEYS)
+    out = []
+    for order in page:
+        item = {k: v for k, v in order.items() if k not in drop}
+        if not emu.b2b and isinstance(item.get("delivery_data"), dict):
+            item["delivery_data"] = {k: v for k, v in item["delivery_data"].items() if k != "ownTTNPicked"}
+        out.append(item)
+    return "OK", {"orders": out}
+
+
+def _dispatch(name: str, fast: Any) -> None:
+    original = _FUNCTIONS[name]
+    if getattr(original, "_bench_wrapped", False):
+        return
+
+    def handler(emu: Any, body: dict[str, Any]) -> tuple[str, Any]:
+        return fast(emu, body) if isinstance(emu, BenchCartum) else original(emu, body)
+
+    handler._bench_wrapped = True  # type: ignore[attr-defined]
+    handler.original = original  # type: ignore[attr-defined]
+    _FUNCTIONS[name] = handler
+
+
+_dispatch("users/export", _fast_users_export)
+_dispatch("orders/get", _fast_orders_get)
+
+
 class SinkCartum(CartumEmulator):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("users", 0)
@@ -164,4 +260,4 @@ if LoyaltyEmulator is not None:
 else:  # pragma: no cover
     SinkLoyalty = None  # type: ignore[assignment,misc]
 
-__all__ = ["BenchUpgates", "SinkCartum", "SinkLoyalty", "lean_log", "UpgatesError", "upgates_pages"]
+__all__ = ["BenchCartum", "BenchUpgates", "SinkCartum", "SinkLoyalty", "lean_log", "UpgatesError", "upgates_pages"]
