@@ -10,14 +10,19 @@ Code = Union[str, int, None]
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 RETRY = "retry"
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)
 class Outcome:
     """The API's verdict on one item of a request, aligned with the items sent.
 
-    status: `accepted`, `rejected` (final: code + reason are recorded) or `retry` (the core
-    resends the item once; a second `retry` makes it rejected with that code and reason).
+    status: `accepted`, `rejected` (final: code + reason are recorded), `retry` (the core
+    resends the item once; a second `retry` makes it rejected with that code and reason) or
+    `refused` (the item was in a request refused as a whole for a non-transient cause, e.g.
+    one of several requests a connector made for one batch: the core settles all `refused`
+    items of a send by the same halving bisection as `BatchRefused`; a lone refused item is
+    rejected with that code and reason).
     """
 
     status: str
@@ -35,6 +40,10 @@ class Outcome:
     @classmethod
     def retry(cls, code: Code, reason: str) -> "Outcome":
         return cls(RETRY, code, reason)
+
+    @classmethod
+    def refused(cls, code: Code, reason: str) -> "Outcome":
+        return cls(REFUSED, code, reason)
 
 
 @dataclass

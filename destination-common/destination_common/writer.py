@@ -13,7 +13,7 @@ from airbyte_cdk.models import AirbyteMessage, FailureType, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common.http import redact
-from destination_common.outcomes import ACCEPTED, REJECTED, RETRY, BatchRefused, Item, Outcome, Reject
+from destination_common.outcomes import ACCEPTED, REFUSED, REJECTED, RETRY, BatchRefused, Item, Outcome, Reject
 from destination_common.rejects import RejectLog
 
 logger = logging.getLogger("airbyte")
@@ -26,10 +26,14 @@ class StreamHandler(ABC):
     validate(payload)→ None; raise Reject(code, reason) for what the API would refuse.
     key(payload, data) → the record's key for logs and de-duplication (e-mail, id) or None.
     send(items)      → one Outcome per item, aligned; raise BatchRefused when the whole request
-                       is refused for a non-transient cause; raise AirbyteTracedException for
-                       what must stop the sync (transient outage after retries, bad creds).
+                       is refused for a non-transient cause, or answer Outcome.refused for the
+                       items of a part so refused (one of several requests made for a batch);
+                       raise AirbyteTracedException for what must stop the sync (transient
+                       outage after retries, bad creds).
     dedupe           → True: within one batch, a later record with the same key replaces the
                        earlier one (last wins; the earlier one is counted as `collapsed`).
+    summary()        → None, or a connector-specific summary line (what the API reported, what
+                       cleaning changed); the loop logs it after its "Write summary" line.
     max_batch        → None, or the most items one send() may carry. The core slices batches
                        (and bisection halves) to it. A handler that learns the API's limit (a
                        "too many items" refusal) lowers it before raising BatchRefused, so later
@@ -46,6 +50,9 @@ class StreamHandler(ABC):
         return None
 
     def key(self, payload: Any, data: Mapping[str, Any]) -> Optional[str]:
+        return None
+
+    def summary(self) -> Optional[str]:
         return None
 
     @abstractmethod
@@ -124,6 +131,8 @@ class WriteLoop:
         finally:
             self.rejects.close()
             logger.info(self.summary())
+            for line in self.handler_summaries():
+                logger.info(line)
         self.check_threshold()
 
     # ---- records ------------------------------------------------------------------------
@@ -186,8 +195,8 @@ class WriteLoop:
         self.rejects.flush()
 
     def settle(self, handler: StreamHandler, items: Sequence[Item], retried: bool = False) -> None:
-        """Send `items` and record each item's outcome; bisect on BatchRefused; resend
-        `retry` items once."""
+        """Send `items` and record each item's outcome; bisect on BatchRefused and the items
+        answered `refused`; resend `retry` items once."""
         if not items:
             return
         limit = self.handler_limit(handler)
@@ -205,17 +214,7 @@ class WriteLoop:
                 logger.info(f"Request of {len(items)} items refused as too large; sending at most {learned} per request")
                 self.settle(handler, items, retried)
                 return
-            if len(items) == 1:
-                item = items[0]
-                self.reject(item.stream, item.key, refused.code, refused.reason, item.record)
-                return
-            self.stats.bisections += 1
-            half = len(items) // 2
-            logger.info(
-                redact(f"Request of {len(items)} items refused ({refused.reason}); splitting into {half} + {len(items) - half}")
-            )
-            self.settle(handler, items[:half], retried)
-            self.settle(handler, items[half:], retried)
+            self._bisect(handler, items, refused.code, refused.reason, retried)
             return
         if len(outcomes) != len(items):
             msg = (
@@ -224,9 +223,14 @@ class WriteLoop:
             )
             raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.system_error)
         again: list[Item] = []
+        refused_items: list[Item] = []
+        refused_outcome: Optional[Outcome] = None
         for item, outcome in zip(items, outcomes):
             if outcome.status == ACCEPTED:
                 self.stats.accepted += 1
+            elif outcome.status == REFUSED:
+                refused_items.append(item)
+                refused_outcome = refused_outcome or outcome
             elif outcome.status == RETRY and not retried:
                 again.append(item)
             elif outcome.status in (RETRY, REJECTED):
@@ -236,10 +240,29 @@ class WriteLoop:
                 self.reject(item.stream, item.key, outcome.code, reason, item.record)
             else:
                 raise ValueError(f"unknown outcome status {outcome.status!r}")
+        if refused_items and refused_outcome is not None:
+            # The handler says these were refused together (e.g. one of several requests it made
+            # for this batch): settle them like a BatchRefused batch. Each level sends fewer
+            # items than the one before, so this ends.
+            reason = refused_outcome.reason or "refused by the API"
+            self._bisect(handler, refused_items, refused_outcome.code, reason, retried)
         if again:
             self.stats.item_retries += len(again)
             logger.info(f"Retrying {len(again)} item(s) once after an unhandled error")
             self.settle(handler, again, retried=True)
+
+    def _bisect(self, handler: StreamHandler, items: Sequence[Item], code: Any, reason: str, retried: bool) -> None:
+        """Items refused together for a non-transient cause: a lone one is rejected with that
+        code and reason; more are split in halves (first half `items[:n//2]`), each settled."""
+        if len(items) == 1:
+            item = items[0]
+            self.reject(item.stream, item.key, code, reason, item.record)
+            return
+        self.stats.bisections += 1
+        half = len(items) // 2
+        logger.info(redact(f"Request of {len(items)} items refused ({reason}); splitting into {half} + {len(items) - half}"))
+        self.settle(handler, items[:half], retried)
+        self.settle(handler, items[half:], retried)
 
     @staticmethod
     def handler_limit(handler: StreamHandler) -> Optional[int]:
@@ -275,6 +298,24 @@ class WriteLoop:
         if self.rejects.path and self.rejects.total:
             text += f"; rejected records written to {self.rejects.path}"
         return redact(text)
+
+    def handler_summaries(self) -> list[str]:
+        """The handlers' own summary lines (`StreamHandler.summary()`), each once (one handler
+        may serve several streams, or several handlers share one line), redacted. A failing
+        summary() is logged as such: it never hides the run's outcome."""
+        lines: list[str] = []
+        seen: set[int] = set()
+        for handler in self.handlers.values():
+            if id(handler) in seen:
+                continue
+            seen.add(id(handler))
+            try:
+                line = handler.summary()
+            except Exception as exc:  # noqa: BLE001 - a reporting bug must not mask the result
+                line = f"{type(handler).__name__}.summary() failed: {type(exc).__name__}: {str(exc)[:200]}"
+            if line and line not in lines:
+                lines.append(line)
+        return [redact(line) for line in lines]
 
     def rejected_share(self) -> float:
         return self.rejects.total / self.stats.records_in if self.stats.records_in else 0.0

@@ -203,3 +203,97 @@ def test_max_batch_learned_from_a_size_refusal_slices_later_batches():
     run(loop, [record({"email": f"u{i}@x.io"}) for i in range(16)])
     assert [len(c) for c in handler.calls] == [8, 3, 3, 2, 3, 3, 2]
     assert loop.stats.accepted == 16 and loop.rejects.total == 0
+
+
+class GroupedHandler(FakeHandler):
+    """Sends each batch as two requests (even and odd positions), as a connector that splits a
+    batch by field groups does; a request containing a `poison` e-mail is refused as a whole
+    and its items answered Outcome.refused, the other request's items accepted."""
+
+    def send(self, items):
+        keys = [i.key for i in items]
+        self.calls.append(keys)
+        out = [None] * len(items)
+        for part in (range(0, len(items), 2), range(1, len(items), 2)):
+            part = list(part)
+            if not part:
+                continue
+            bad = any(items[i].key in self.poison for i in part)
+            for i in part:
+                out[i] = Outcome.refused("batch_error", "a line is invalid") if bad else Outcome.accepted()
+        return out
+
+
+def test_refused_outcomes_are_bisected_until_the_bad_item_is_isolated(tmp_path):
+    path = tmp_path / "r.jsonl"
+    emails = [f"u{i}@x.io" for i in range(8)]
+    handler = GroupedHandler(poison={"u5@x.io"})
+    loop = WriteLoop({"users": handler}, batch_size=8, rejects=RejectLog(str(path)))
+    run(loop, [record({"email": e}) for e in emails])
+    rejected = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [(r["key"], r["code"], r["reason"]) for r in rejected] == [("u5@x.io", "batch_error", "a line is invalid")]
+    assert loop.stats.accepted == 7 and loop.stats.item_retries == 0
+    # 8 sent: odd part (u1 u3 u5 u7) refused → halves [u1 u3] (ok) + [u5 u7]; [u5 u7] is sent
+    # as two one-line requests, u5's refused → alone → rejected without another request.
+    assert handler.calls == [emails, ["u1@x.io", "u3@x.io"], ["u5@x.io", "u7@x.io"]]
+    assert loop.stats.bisections == 1
+
+
+def test_refused_outcomes_keep_states_after_their_records():
+    events = []
+    handler = GroupedHandler(poison={"b@x.io"})
+    loop = WriteLoop({"users": handler}, batch_size=10)
+    out = run(loop, [record({"email": e}) for e in ["a@x.io", "b@x.io", "c@x.io", "d@x.io"]] + [state(1)])
+    assert len(out) == 1 and loop.stats.accepted == 3 and loop.rejects.total == 1
+    assert len(handler.calls) >= 2  # the refused part was resent before the state was emitted
+
+
+def test_refused_single_item_is_rejected_with_its_code_and_reason():
+    class AlwaysRefused(FakeHandler):
+        def send(self, items):
+            self.calls.append([i.key for i in items])
+            return [Outcome.refused(7, "refused together") for _ in items]
+
+    handler = AlwaysRefused()
+    loop = WriteLoop({"users": handler}, batch_size=4)
+    run(loop, [record({"email": f"u{i}@x.io"}) for i in range(4)])
+    assert loop.rejects.counts == {"code 7": 4}
+    assert [len(c) for c in handler.calls] == [4, 2, 1, 1, 2, 1, 1]  # as BatchRefused: down to one item
+    assert loop.stats.bisections == 3
+
+
+def test_handler_summary_lines_are_logged_after_the_write_summary(caplog):
+    class Summarised(FakeHandler):
+        def summary(self):
+            return f"Fake summary: calls {len(self.calls)}"
+
+    handler = Summarised()
+    loop = WriteLoop({"users": handler, "others": handler}, batch_size=10)
+    with caplog.at_level("INFO", logger="airbyte"):
+        run(loop, [record({"email": "a@x.io"})])
+    lines = [r.getMessage() for r in caplog.records]
+    i = next(n for n, x in enumerate(lines) if x.startswith("Write summary (destination): "))
+    assert lines[i + 1] == "Fake summary: calls 1"
+    assert lines.count("Fake summary: calls 1") == 1  # one handler serving two streams: once
+
+
+def test_handler_summary_is_logged_when_the_run_fails_and_a_failing_summary_does_not_mask_it(caplog):
+    class Broken(FakeHandler):
+        def send(self, items):
+            raise RuntimeError("outage")
+
+        def summary(self):
+            raise KeyError("oops")
+
+    loop = WriteLoop({"users": Broken()}, batch_size=10)
+    with caplog.at_level("INFO", logger="airbyte"), pytest.raises(RuntimeError, match="outage"):
+        run(loop, [record({"email": "a@x.io"})])
+    assert "Write summary (destination)" in caplog.text
+    assert "Broken.summary() failed: KeyError" in caplog.text
+
+
+def test_handler_without_summary_adds_no_line(caplog):
+    loop = WriteLoop({"users": FakeHandler()}, batch_size=10)
+    with caplog.at_level("INFO", logger="airbyte"):
+        run(loop, [record({"email": "a@x.io"})])
+    assert [r.getMessage() for r in caplog.records][-1].startswith("Write summary (destination): ")
