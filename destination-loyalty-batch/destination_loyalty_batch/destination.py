@@ -174,7 +174,4 @@ class DestinationLoyaltyBatch(DiscoverableDestination):
             request_stats=client.http.stats,
             name="destination-loyalty-batch",
         )
-        try:
-            yield from loop.run(input_messages)
-        finally:
-            logger.info(stats.line())
+        yield from loop.run(input_messages)

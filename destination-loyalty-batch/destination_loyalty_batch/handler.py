@@ -75,6 +75,11 @@ class LoyaltyHandler(StreamHandler):
         # append_dedup: a later record with the same code replaces an earlier one in a batch.
         self.dedupe = mode == "update"
 
+    def summary(self) -> Optional[str]:
+        """The "Loyalty summary" line, logged by the core after its "Write summary" (every
+        stream's handler shares one LoyaltyStats: the core logs the line once)."""
+        return self.stats.line()
+
     # ---- record → customer --------------------------------------------------------------
     def map(self, data: Mapping[str, Any]) -> dict[str, str]:
         mapped = self.mapper(data)
@@ -136,9 +141,9 @@ class LoyaltyHandler(StreamHandler):
             except BatchRefused as refused:
                 if len(plans) == 1:
                     raise
-                # Other requests of this batch were written: have the core resend this part
-                # alone, where a second refusal is split in halves.
-                plan_outcomes = [Outcome.retry(refused.code, refused.reason)] * len(plan.indexes)
+                # Other requests of this batch were written: the core splits this part in
+                # halves until the offending lines are isolated, as for a refused batch.
+                plan_outcomes = [Outcome.refused(refused.code, refused.reason)] * len(plan.indexes)
             for i, outcome in zip(plan.indexes, plan_outcomes):
                 outcomes[i] = outcome
         return [o or Outcome.rejected("internal", "not sent") for o in outcomes]

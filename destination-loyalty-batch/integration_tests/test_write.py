@@ -179,3 +179,28 @@ def test_update_mode_refusal_in_one_field_group_spares_the_other_groups(loyalty_
     assert sorted(c for c in loyalty_api.customers if c.startswith("G")) == ["G1", "G2", "G4", "G5"]
     assert any("Rejected record G3" in x and "not a valid address" in x for x in result.logs)
     assert "rejected 1 (batch_error: 1)" in next(x for x in result.logs if x.startswith("Write summary"))
+
+
+def test_a_bad_line_in_each_of_several_requests_of_one_batch_is_isolated(loyalty_api, helpers, tmp_path, write_fast):
+    # append_dedup sends one request per set of fields: {code, email} and {code, email, phone}.
+    # Each request holds one bad e-mail and is refused whole; the core bisects each refused part
+    # (Outcome.refused), so only the two bad lines are rejected, however often they are refused.
+    records = [{"code": f"E{i}", "email": f"e{i}@example.com"} for i in range(4)]
+    records += [{"code": f"P{i}", "email": f"p{i}@example.com", "phone": f"55{i}"} for i in range(4)]
+    records[1]["email"] = "broken one"
+    records[6]["email"] = "broken two"
+    rejected = tmp_path / "rejected.jsonl"
+    result = write_fast(loyalty_api, records, mode="append_dedup", batch_size=8, rejected_records_path=str(rejected))
+    assert result.error is None, result.error
+    lines = [json.loads(x) for x in rejected.read_text().splitlines()]
+    assert sorted(x["key"] for x in lines) == ["E1", "P2"]
+    assert all(x["code"] == "batch_error" and "not a valid address" in x["reason"] for x in lines)
+    written = sorted(c for c in loyalty_api.customers if c[0] in "EP" and c[1:].isdigit())
+    assert written == ["E0", "E2", "E3", "P0", "P1", "P3"]
+    logs = result.logs
+    write_summary = next(i for i, x in enumerate(logs) if x.startswith("Write summary (destination-loyalty-batch)"))
+    assert "accepted 6, rejected 2 (batch_error: 2)" in logs[write_summary]
+    assert "still failing after one retry" not in " ".join(logs)
+    # the loyalty line comes from the core, right after its own summary, once
+    assert logs[write_summary + 1].startswith("Loyalty summary: customers new 6")
+    assert sum(x.startswith("Loyalty summary") for x in logs) == 1
