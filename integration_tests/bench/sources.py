@@ -314,11 +314,11 @@ def bench_cartum(results: Results, sizes: Sizes, log: Callable[[str], None]) -> 
             inc_req, inc_rec = [], []
             for rep in range(sizes.reps):
                 emu.clock.advance(86400)
-                for _ in range(added):
-                    if stream == "users":
+                if stream == "users":
+                    for _ in range(added):
                         emu.add_user()
-                    else:
-                        emu.add_order()
+                else:
+                    emu.add_orders(added)
                 emu.log.clear()
                 r = run_read(CARTUM, work, config, catalog, state)
                 state = r.states or state
