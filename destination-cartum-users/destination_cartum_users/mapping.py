@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from destination_common import MappingError, MappingRegistry, get_path
+from destination_common import MappingError, MappingRegistry, field_templates, get_path
 
 from destination_cartum_users.countries import COUNTRY_NAMES
 from destination_cartum_users.schema import B2B_KEYS, template_types
@@ -123,8 +123,7 @@ REGISTRY.register("upgates_customer", upgates_customer)
 
 
 def templates_of(config: Mapping[str, Any]) -> dict[str, str]:
-    rows = (config.get("mapping") or {}).get("field_templates") or []
-    return {str(r["field"]): r["template"] for r in rows}
+    return field_templates(config.get("mapping"))
 
 
 def build_mapper(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict]:

@@ -11,6 +11,7 @@ from destination_common.http import HttpClient, TransientResponse, add_secret, c
 from destination_common.mapping import (
     MappingRegistry,
     TemplateMapper,
+    field_templates,
     get_path,
     is_email,
     is_iso_date,
@@ -41,6 +42,7 @@ __all__ = [
     "add_secret",
     "check_url",
     "destination_catalog_message",
+    "field_templates",
     "get_path",
     "is_email",
     "is_iso_date",

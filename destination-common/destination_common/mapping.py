@@ -166,6 +166,16 @@ def is_email(value: Any) -> bool:
     return isinstance(value, str) and bool(EMAIL_RE.match(value))
 
 
+def field_templates(mapping: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+    """The `field_templates` of a `mapping` config object as {field: template}: the spec's
+    array of `{"field", "template"}` rows (a later row for the same field wins); an object
+    {field: template} is taken as it is. None/absent → {}."""
+    rows = (mapping or {}).get("field_templates") or []
+    if isinstance(rows, Mapping):
+        return {str(k): v for k, v in rows.items()}
+    return {str(r["field"]): r["template"] for r in rows}
+
+
 class MappingRegistry:
     """Presets by name plus the custom-template mapper; `build(name, templates, config)` gives
     the mapping function for a stream. Connectors register their presets:

@@ -86,3 +86,12 @@ def test_normalise_date_refuses_garbage():
 def test_get_path():
     assert get_path({"a": {"b": [1, {"c": 2}]}}, "a.b.1.c") == 2
     assert get_path({"a": None}, "a.b", "d") == "d"
+
+
+def test_field_templates_from_a_mapping_object():
+    from destination_common import field_templates
+
+    rows = [{"field": "a", "template": "{{ record.x }}"}, {"field": "b.c", "template": 1}, {"field": "a", "template": "last"}]
+    assert field_templates({"preset": "custom", "field_templates": rows}) == {"a": "last", "b.c": 1}
+    assert field_templates({"field_templates": {"a": "x"}}) == {"a": "x"}
+    assert field_templates({"preset": "p"}) == {} and field_templates(None) == {}
