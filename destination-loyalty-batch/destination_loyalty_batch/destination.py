@@ -17,13 +17,13 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common.discover import DiscoverableDestination, Operation, resolve_streams
 from destination_common.http import redact
-from destination_common.mapping import MappingRegistry
+from destination_common.mapping import MappingRegistry, field_templates
 from destination_common.rejects import RejectLog
 from destination_common.writer import WriteLoop
 
 from destination_loyalty_batch.client import LoyaltyClient, config_error
 from destination_loyalty_batch.handler import LoyaltyHandler, LoyaltyStats, duplicate_mode
-from destination_loyalty_batch.presets import PRESETS, CustomFields
+from destination_loyalty_batch.presets import PRESETS, CustomFields, MappingConfigError, mapping_config
 from destination_loyalty_batch.rows import STANDARD_FIELDS, is_header
 
 logger = logging.getLogger("airbyte")
@@ -72,8 +72,12 @@ def operations(custom_fields: Optional[list[Mapping[str, Any]]] = None) -> List[
 def build_mapper(config: Mapping[str, Any], fields: Optional[CustomFields]) -> tuple[Any, bool]:
     """The record → customer function for the configured mapping, and whether unknown keys
     are an error (custom templates, whose targets the user named) or dropped (presets)."""
-    name = str(config.get("record_mapping") or "loyalty")
-    templates = dict(config.get("field_templates") or {})
+    try:
+        mapping = mapping_config(config)
+    except MappingConfigError as exc:
+        raise config_error(str(exc)) from None
+    name = str(mapping.get("preset") or "loyalty")
+    templates = field_templates(mapping)
     for target in templates:
         if target in STANDARD_FIELDS or is_header(target) and (fields is None or target in fields.names):
             continue

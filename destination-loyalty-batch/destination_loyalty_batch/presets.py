@@ -7,12 +7,15 @@ by `resolve_custom_fields`). Values are left as they come; cleaning happens late
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Mapping, Optional
 
 from destination_common.mapping import get_path
 from destination_common.outcomes import MappingError
 
 from destination_loyalty_batch.rows import STANDARD_FIELDS, is_header
+
+logger = logging.getLogger("airbyte")
 
 Preset = Callable[[Mapping[str, Any]], dict]
 
@@ -95,6 +98,52 @@ PRESET_TITLES = {
     "loyalty": "Already in loyalty shape",
     "custom": "Custom templates",
 }
+
+
+class MappingConfigError(ValueError):
+    """A `mapping` value of the wrong shape (the destination turns it into a config error)."""
+
+
+DEFAULT_MAPPING = {"preset": "loyalty"}
+LEGACY_KEYS = ("record_mapping", "field_templates")
+
+
+def mapping_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The `mapping` object of the configuration (the shape destination-cartum-users uses):
+    `{"preset": "cartum_user"|"upgates_customer"|"loyalty"|"custom", "field_templates":
+    [{"field", "template"}]}`; absent → the `loyalty` preset.
+
+    Deprecated, accepted for one release: the earlier top-level `record_mapping` (preset name)
+    and `field_templates` ({field: template}) keys. Without `mapping` they are turned into it,
+    with a warning; beside a `mapping` they are ignored, with a warning."""
+    legacy = [k for k in LEGACY_KEYS if config.get(k) not in (None, "", {})]
+    mapping = config.get("mapping")
+    if mapping is not None:
+        if not isinstance(mapping, Mapping):
+            raise MappingConfigError(
+                f"The record mapping must be an object such as {{\"preset\": \"loyalty\"}}, not {type(mapping).__name__}."
+            )
+        if legacy:
+            logger.warning(
+                f"Configuration keys {', '.join(legacy)} are deprecated and ignored because 'mapping' is set: "
+                "remove them (the preset and field templates now live in 'mapping')."
+            )
+        return dict(mapping)
+    if not legacy:
+        return dict(DEFAULT_MAPPING)
+    templates = config.get("field_templates") or {}
+    if not isinstance(templates, Mapping):
+        raise MappingConfigError("The deprecated 'field_templates' key must be an object {field: template}; use 'mapping' instead.")
+    converted: dict[str, Any] = {"preset": str(config.get("record_mapping") or "loyalty")}
+    if templates:
+        converted["field_templates"] = [{"field": str(k), "template": v} for k, v in templates.items()]
+    logger.warning(
+        f"Configuration keys {', '.join(legacy)} are deprecated (removed in the next release): "
+        f"write the mapping as \"mapping\": {{\"preset\": \"{converted['preset']}\""
+        + (', "field_templates": [{"field": ..., "template": ...}]' if templates else "")
+        + "} as in destination-cartum-users. Used as that mapping for this run."
+    )
+    return converted
 
 
 class CustomFields:

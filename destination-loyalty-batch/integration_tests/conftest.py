@@ -19,7 +19,7 @@ def emulator_config(api: LoyaltyEmulator, **overrides: Any) -> dict[str, Any]:
         "api_key": api.api_key,
         "account_id": api.account_id,
         "campaigns": api.campaign_ids[:1],
-        "record_mapping": "loyalty",
+        "mapping": {"preset": "loyalty"},
         "max_rejected_percent": 100,
         "http_max_retries": 3,
         "http_backoff_seconds": 0.01,

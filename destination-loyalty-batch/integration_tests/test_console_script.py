@@ -18,7 +18,7 @@ def test_write_through_console_script_with_key_in_header(loyalty_api, helpers, t
          "city": "Kyiv", "address": "Khreshchatyk 1,\napt. 5", "country": "Ukraine", "registered": "2024-01-01 10:00:00"},
         {"id": 102, "title": "Taras", "email": "bad address", "city": "Lviv"},
     ]
-    config = h.config(loyalty_api, record_mapping="cartum_user", api_key_in_header=True, rejected_records_path=str(rejected))
+    config = h.config(loyalty_api, mapping={"preset": "cartum_user"}, api_key_in_header=True, rejected_records_path=str(rejected))
     stdin = h.messages([h.record(u) for u in cartum_users], h.state("2024-01-01"))
     result = run_connector(CMD, "write", config=config, catalog=h.catalog("append_dedup"), stdin=stdin)
     assert result.returncode == 0, result.stderr[-3000:]

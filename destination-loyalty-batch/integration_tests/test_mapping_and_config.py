@@ -18,13 +18,13 @@ UPGATES = {
 
 
 def test_upgates_preset_with_templates_for_custom_fields_by_label(loyalty_api, helpers, write_fast):
-    templates = {
-        "code": "UPG-{{ record.customer_id }}",
-        "Member tier": "{{ 'company' if record.company else 'retail' }}",
-        "custom_date": "{{ record.creation_time }}",
-        "custom_field_1": "{{ record.addresses.billing.city | upper }}",
-    }
-    result = write_fast(loyalty_api, [UPGATES], record_mapping="upgates_customer", field_templates=templates)
+    templates = [
+        {"field": "code", "template": "UPG-{{ record.customer_id }}"},
+        {"field": "Member tier", "template": "{{ 'company' if record.company else 'retail' }}"},
+        {"field": "custom_date", "template": "{{ record.creation_time }}"},
+        {"field": "custom_field_1", "template": "{{ record.addresses.billing.city | upper }}"},
+    ]
+    result = write_fast(loyalty_api, [UPGATES], mapping={"preset": "upgates_customer", "field_templates": templates})
     assert result.error is None, result.error
     (got,) = helpers.search(loyalty_api, code="UPG-5001")
     assert {k: got[k] for k in ("first_name", "last_name", "email", "phone", "street1", "city", "postal_code", "country")} == {
@@ -35,9 +35,13 @@ def test_upgates_preset_with_templates_for_custom_fields_by_label(loyalty_api, h
 
 
 def test_custom_templates_only_and_a_failing_template_rejects_that_record(loyalty_api, helpers, write_fast):
-    templates = {"code": "{{ record.ref }}", "email": "{{ record.mail }}", "auto_add": "{{ record.points * 2 }}"}
+    templates = [
+        {"field": "code", "template": "{{ record.ref }}"},
+        {"field": "email", "template": "{{ record.mail }}"},
+        {"field": "auto_add", "template": "{{ record.points * 2 }}"},
+    ]
     records = [{"ref": "C1", "mail": "c1@example.com", "points": 5}, {"ref": "C2", "mail": "c2@example.com", "points": "x"}]
-    result = write_fast(loyalty_api, records, record_mapping="custom", field_templates=templates)
+    result = write_fast(loyalty_api, records, mapping={"preset": "custom", "field_templates": templates})
     assert result.error is None, result.error
     assert loyalty_api.customers["C1"]["campaigns"] == {loyalty_api.campaign_ids[0]: 10}
     assert loyalty_api.customers["C1"]["email"] == "c1@example.com"
@@ -45,9 +49,28 @@ def test_custom_templates_only_and_a_failing_template_rejects_that_record(loyalt
 
 
 def test_unknown_template_target_is_a_config_error(loyalty_api, write_fast):
-    result = write_fast(loyalty_api, [{"a": 1}], record_mapping="custom", field_templates={"shoe_size": "{{ record.a }}"})
+    mapping = {"preset": "custom", "field_templates": [{"field": "shoe_size", "template": "{{ record.a }}"}]}
+    result = write_fast(loyalty_api, [{"a": 1}], mapping=mapping)
     assert isinstance(result.error, AirbyteTracedException)
     assert result.error.failure_type == FailureType.config_error and "shoe_size" in result.error.message
+
+
+def test_deprecated_record_mapping_and_field_templates_still_work_with_a_warning(loyalty_api, helpers, write_fast):
+    # The keys of the first drafts: accepted for one release, turned into the `mapping` shape.
+    templates = {"code": "UPG-{{ record.customer_id }}"}
+    result = write_fast(loyalty_api, [UPGATES], mapping=None, record_mapping="upgates_customer", field_templates=templates)
+    assert result.error is None, result.error
+    (got,) = helpers.search(loyalty_api, code="UPG-5001")
+    assert (got["first_name"], got["email"]) == ("Ján", "jan@example.sk")
+    warning = next(x for x in result.logs if "deprecated" in x)
+    assert "record_mapping, field_templates" in warning and '"mapping": {"preset": "upgates_customer"' in warning
+
+
+def test_mapping_wins_over_deprecated_keys_and_says_so(loyalty_api, write_fast):
+    result = write_fast(loyalty_api, [{"code": "W1", "first_name": "W"}], record_mapping="custom")  # mapping: loyalty preset
+    assert result.error is None, result.error
+    assert loyalty_api.customers["W1"]["first_name"] == "W"
+    assert any("record_mapping are deprecated and ignored because 'mapping' is set" in x for x in result.logs)
 
 
 @pytest.mark.parametrize(

@@ -57,3 +57,21 @@ def test_unknown_fields_dropped_or_refused():
         resolve_custom_fields({"custom_field_9": "x"}, FIELDS, strict=False)
     with pytest.raises(MappingError):
         resolve_custom_fields({"custom_field_2": "a", "member tier": "b"}, FIELDS, strict=False)
+
+
+def test_mapping_config_shape_default_and_deprecated_keys(caplog):
+    from destination_loyalty_batch.presets import MappingConfigError, mapping_config
+
+    assert mapping_config({}) == {"preset": "loyalty"}
+    rows = [{"field": "code", "template": "{{ record.id }}"}]
+    assert mapping_config({"mapping": {"preset": "custom", "field_templates": rows}}) == {"preset": "custom", "field_templates": rows}
+    with caplog.at_level("WARNING", logger="airbyte"):
+        old = mapping_config({"record_mapping": "cartum_user", "field_templates": {"code": "{{ record.id }}"}})
+    assert old == {"preset": "cartum_user", "field_templates": rows}
+    assert "deprecated" in caplog.text and "record_mapping, field_templates" in caplog.text
+    assert mapping_config({"record_mapping": "upgates_customer"}) == {"preset": "upgates_customer"}
+    assert mapping_config({"field_templates": {"code": "x"}})["preset"] == "loyalty"
+    with pytest.raises(MappingConfigError):
+        mapping_config({"mapping": "cartum_user"})
+    with pytest.raises(MappingConfigError):
+        mapping_config({"field_templates": [{"field": "code", "template": "x"}]})
