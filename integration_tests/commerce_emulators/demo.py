@@ -94,7 +94,7 @@ def connector_configs(world: World, workdir: Path) -> dict[str, dict[str, Any]]:
             "api_key": lo.api_key,
             "account_id": lo.account_id,
             "campaigns": lo.campaign_ids[:2],
-            "record_mapping": "cartum_user",
+            "mapping": {"preset": "cartum_user"},
             "rejected_records_path": str(workdir / "rejected" / "cartum-to-loyalty.jsonl"),
         },
     }
