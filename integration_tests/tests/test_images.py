@@ -1,0 +1,426 @@
+"""Image tier: build the four connector images and run them the way users and the Airbyte
+platform run them, against the emulators on the host, comparing every answer with the same
+command run from the virtualenv.
+
+- `scripts/images.sh` builds the images (engine chosen and set up by
+  `scripts/container-engine.sh`: docker where a daemon answers, else podman).
+- Config, catalog and state are files in a folder mounted read-only at /config, named as the
+  platform names them (source_config.json, source_catalog.json, input_state.json,
+  destination_config.json, destination_catalog.json); the container runs with host
+  networking, so it reaches the emulators on 127.0.0.1.
+- Compared with the virtualenv run: SPEC, CONNECTION_STATUS, CATALOG / DESTINATION_CATALOG,
+  records (without emitted_at), final states and error traces of a read, the STATE echo of a
+  write, the requests each run made to its emulator. LOG lines are not compared (they carry
+  timings); an image must still not print an error the venv run does not.
+
+A connector whose folder does not exist yet is skipped; one that exists must build and pass.
+Deselect the tier with `-m "not image_tests"`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+from commerce_emulators.runner import RunResult, parse_messages, run_connector
+
+pytestmark = pytest.mark.image_tests
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ["source-upgates-customers", "source-cartum"]
+DESTINATIONS = ["destination-cartum-users", "destination-loyalty-batch"]
+CONNECTORS = SOURCES + DESTINATIONS
+BUILD_TIMEOUT = 1500
+
+
+# ---- engine and images ------------------------------------------------------------------
+@dataclass
+class Engine:
+    kind: str
+    command: list[str]
+    run_flags: list[str]
+
+
+def _parse_assignments(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = shlex.split(line)
+        if len(parts) == 1 and "=" in parts[0]:
+            key, value = parts[0].split("=", 1)
+            out[key] = value
+    return out
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts/container-engine.sh")], capture_output=True, text=True, timeout=900
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"no container engine for the image tests:\n{proc.stderr[-3000:]}", pytrace=False)
+    env = _parse_assignments(proc.stdout)
+    return Engine(env["CONTAINER_KIND"], shlex.split(env["CONTAINER_ENGINE"]), shlex.split(env["CONTAINER_RUN_FLAGS"]))
+
+
+@pytest.fixture(scope="session")
+def built(engine: Engine) -> dict[str, Any]:
+    """Builds every connector that has a folder, once per session: {connector: image} and, for
+    a failed build, the tail of its log."""
+    present = [c for c in CONNECTORS if (ROOT / c).is_dir()]
+    if not present:
+        return {}
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts/images.sh"), *present], capture_output=True, text=True, timeout=BUILD_TIMEOUT
+    )
+    images = {}
+    for line in proc.stdout.splitlines():
+        name, _, image = line.partition("=")
+        if name in present and image:
+            images[name] = image
+    return {"images": images, "stderr": proc.stderr}
+
+
+def connector_dir(name: str) -> Path:
+    path = ROOT / name
+    if not path.is_dir():
+        pytest.skip(f"{name}/ does not exist yet (its connector has not landed): nothing to build")
+    return path
+
+
+def image_of(name: str, built: dict[str, Any]) -> str:
+    connector_dir(name)
+    image = built.get("images", {}).get(name)
+    if not image:
+        pytest.fail(f"the image of {name} did not build:\n{built.get('stderr', '')[-4000:]}", pytrace=False)
+    return image
+
+
+def pyproject_version(name: str) -> str:
+    return tomllib.loads((ROOT / name / "pyproject.toml").read_text())["project"]["version"]
+
+
+def console_script(name: str) -> str:
+    scripts = tomllib.loads((ROOT / name / "pyproject.toml").read_text())["project"].get("scripts", {})
+    assert name in scripts, f"{name}/pyproject.toml declares no console script `{name}`"
+    return name
+
+
+# ---- running a container like the platform does ------------------------------------------
+_RUN_IDS = itertools.count()
+PLATFORM_FILES = {
+    "source": {"config": "source_config.json", "catalog": "source_catalog.json", "state": "input_state.json"},
+    "destination": {"config": "destination_config.json", "catalog": "destination_catalog.json"},
+}
+
+
+def run_image(
+    engine: Engine,
+    image: str,
+    verb: str,
+    *,
+    kind: str,
+    config: dict | None = None,
+    catalog: dict | None = None,
+    state: list | None = None,
+    stdin: str | None = None,
+    timeout: float = 300,
+) -> RunResult:
+    names = PLATFORM_FILES[kind]
+    with tempfile.TemporaryDirectory(prefix="airbyte-image-run-") as tmp:
+        # The image runs as a non-root user: the mounted files must be readable by it.
+        os.chmod(tmp, 0o755)
+        cname = f"image-test-{os.getpid()}-{next(_RUN_IDS)}"
+        args = [*engine.command, "run", "--rm", "-i", "--name", cname, *engine.run_flags, "-v", f"{tmp}:/config:ro", image, verb]
+        for key, value in (("config", config), ("catalog", catalog), ("state", state)):
+            if value is None:
+                continue
+            path = Path(tmp) / names[key]
+            path.write_text(json.dumps(value))
+            path.chmod(0o644)
+            args += [f"--{key}", f"/config/{names[key]}"]
+        try:
+            proc = subprocess.run(args, input=(stdin or "").encode(), capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            subprocess.run([*engine.command, "rm", "-f", cname], capture_output=True, timeout=60)
+            raise
+    messages, noise = parse_messages(proc.stdout.decode("utf-8", "replace").splitlines())
+    return RunResult(args, proc.returncode, messages, proc.stderr.decode("utf-8", "replace"), noise)
+
+
+def both(venv: Callable[[], RunResult], image: Callable[[], RunResult]) -> tuple[RunResult, RunResult]:
+    """Runs the venv command and the container side by side (the tier's wall time halves)."""
+    out: dict[str, Any] = {}
+
+    def go(key: str, fn: Callable[[], RunResult]) -> None:
+        try:
+            out[key] = fn()
+        except BaseException as exc:  # surfaced below
+            out[key] = exc
+
+    threads = [threading.Thread(target=go, args=(k, f)) for k, f in (("venv", venv), ("image", image))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for key in ("venv", "image"):
+        if isinstance(out[key], BaseException):
+            raise out[key]
+    return out["venv"], out["image"]
+
+
+def run_both(engine: Engine, name: str, image: str, kind: str, verb: str, **kw: Any) -> tuple[RunResult, RunResult]:
+    venv, img = both(
+        lambda: run_connector(console_script(name), verb, **kw),
+        lambda: run_image(engine, image, verb, kind=kind, **kw),
+    )
+    detail = f"\n--- venv stderr:\n{venv.stderr[-1500:]}\n--- image stderr:\n{img.stderr[-1500:]}"
+    assert img.returncode == venv.returncode, f"{name} {verb}: exit {img.returncode} in the image, {venv.returncode} in the venv{detail}"
+    assert not img.stdout_noise, f"{name} {verb}: the image printed non-protocol lines on stdout: {img.stdout_noise[:5]}"
+    return venv, img
+
+
+# ---- normalising output for comparison ------------------------------------------------------
+def strip_times(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: strip_times(v) for k, v in value.items() if k != "emitted_at"}
+    if isinstance(value, list):
+        return [strip_times(v) for v in value]
+    return value
+
+
+def one(result: RunResult, kind: str) -> dict[str, Any]:
+    found = result.of_type(kind)
+    assert len(found) == 1, f"expected one {kind}, got {len(found)}: {[m.get('type') for m in result.messages]}"
+    return strip_times(found[0])
+
+
+def records(result: RunResult) -> list[str]:
+    return sorted(
+        json.dumps([m["record"]["stream"], m["record"]["data"]], sort_keys=True, ensure_ascii=False)
+        for m in result.of_type("RECORD")
+    )
+
+
+def final_states(result: RunResult) -> dict[str, Any]:
+    """The last state per stream (or the global one), without timings, keyed by stream."""
+    out: dict[str, Any] = {}
+    for state in result.last_state() or []:
+        if state.get("type") == "STREAM":
+            desc = state["stream"]["stream_descriptor"]
+            out[f"{desc.get('namespace')}/{desc['name']}"] = strip_times(state)
+        else:
+            out["__global__"] = strip_times(state)
+    return out
+
+
+def error_messages(result: RunResult) -> list[str]:
+    return sorted(str(e.get("message")) for e in result.errors)
+
+
+def error_logs(result: RunResult) -> list[str]:
+    return sorted(m["log"]["message"] for m in result.of_type("LOG") if m["log"].get("level") in ("ERROR", "FATAL"))
+
+
+def assert_same_spec(engine: Engine, name: str, image: str, kind: str) -> None:
+    venv, img = run_both(engine, name, image, kind, "spec")
+    assert one(img, "SPEC") == one(venv, "SPEC")
+
+
+def assert_same_check(engine: Engine, name: str, image: str, kind: str, config: dict, secret: str) -> None:
+    venv, img = run_both(engine, name, image, kind, "check", config=config)
+    status = one(img, "CONNECTION_STATUS")
+    assert status == one(venv, "CONNECTION_STATUS")
+    assert status["connectionStatus"]["status"] == "SUCCEEDED", status
+    assert secret not in img.output
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+# ---- image properties -------------------------------------------------------------------------
+@pytest.mark.parametrize("name", CONNECTORS)
+def test_image_is_built_as_airbyte_expects(engine: Engine, built: dict[str, Any], name: str) -> None:
+    """Entrypoint = the console script, AIRBYTE_ENTRYPOINT the same command, non-root user,
+    version label = pyproject version = metadata dockerImageTag, no pip / sources / caches."""
+    image = image_of(name, built)
+    version = pyproject_version(name)
+    proc = subprocess.run([*engine.command, "image", "inspect", image], capture_output=True, text=True, check=True)
+    config = json.loads(proc.stdout)[0]["Config"]
+    env = dict(e.split("=", 1) for e in config.get("Env") or [])
+    assert config["Entrypoint"] == [f"/airbyte/venv/bin/{name}"]
+    assert env.get("AIRBYTE_ENTRYPOINT") == " ".join(config["Entrypoint"])
+    assert config.get("User") not in (None, "", "root", "0"), "the image must not run as root"
+    assert (config.get("Labels") or {}).get("io.airbyte.version") == version
+    assert (config.get("Labels") or {}).get("io.airbyte.name") == f"airbyte/{name}"
+
+    check = (
+        "set -e; u=$(id -u); [ \"$u\" != 0 ]; "
+        "[ ! -e /airbyte/venv/bin/pip ]; [ ! -e /tmp/src ]; [ ! -e /tmp/destination-common ]; "
+        "[ ! -w /airbyte/venv ]; ! command -v gcc; ! ls -d /root/.cache/pip 2>/dev/null; "
+        f"/airbyte/venv/bin/python -c 'import importlib.metadata as m; print(m.version(\"{name}\"))'"
+    )
+    proc = subprocess.run(
+        [*engine.command, "run", "--rm", *engine.run_flags, "--entrypoint", "sh", image, "-c", check],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, f"image hygiene check failed:\n{proc.stdout}\n{proc.stderr}"
+    assert proc.stdout.strip().splitlines()[-1] == version
+
+
+@pytest.mark.parametrize("name", CONNECTORS)
+def test_metadata_is_in_step_with_the_package_and_image(name: str) -> None:
+    folder = connector_dir(name)
+    meta_path = folder / "metadata.yaml"
+    assert meta_path.exists(), f"{name}/metadata.yaml is missing"
+    data = yaml.safe_load(meta_path.read_text())["data"]
+    assert data["dockerRepository"] == f"airbyte/{name}"
+    assert str(data["dockerImageTag"]) == pyproject_version(name), "dockerImageTag must equal the pyproject version"
+    dockerfile = (folder / "Dockerfile").read_text()
+    default_base = next(l.split("=", 1)[1] for l in dockerfile.splitlines() if l.startswith("ARG BASE_IMAGE="))
+    assert data.get("connectorBuildOptions", {}).get("baseImage") == default_base
+
+
+# ---- sources ------------------------------------------------------------------------------------
+def source_setup(name: str):
+    """(emulator context manager, config builder, secret) for a source."""
+    if name == "source-upgates-customers":
+        from commerce_emulators.fixtures.upgates import upgates_config_for
+        from commerce_emulators.upgates import UpgatesEmulator
+
+        # Two runs at once against one emulator: allow their concurrent requests.
+        api = UpgatesEmulator(customers=120, max_concurrent=10)
+        return api, lambda a: upgates_config_for(a), lambda a: a.api_key
+    if name == "source-cartum":
+        from commerce_emulators.cartum import CartumEmulator
+        from commerce_emulators.fixtures.cartum import cartum_config_for
+
+        api = CartumEmulator(users=60, orders=80)
+        return api, lambda a: cartum_config_for(a), lambda a: a.password
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_source_image_answers_as_the_venv(engine: Engine, built: dict[str, Any], name: str) -> None:
+    image = image_of(name, built)
+    api, make_config, secret_of = source_setup(name)
+    with api:
+        config, secret = make_config(api), secret_of(api)
+        assert_same_spec(engine, name, image, "source")
+        assert_same_check(engine, name, image, "source", config, secret)
+
+        venv, img = run_both(engine, name, image, "source", "discover", config=config)
+        assert one(img, "CATALOG") == one(venv, "CATALOG")
+
+        catalog = load_json(ROOT / name / "integration_tests" / "configured_catalog.json")
+        venv, img = run_both(engine, name, image, "source", "read", config=config, catalog=catalog)
+        assert img.records(), "the image read no record"
+        assert records(img) == records(venv)
+        assert final_states(img) == final_states(venv)
+        assert error_messages(img) == error_messages(venv) == []
+        assert error_logs(img) == error_logs(venv)
+        assert secret not in img.output
+
+        # The next sync starts from the state the platform stored: the same in both.
+        state = venv.last_state()
+        if state:
+            venv2, img2 = run_both(engine, name, image, "source", "read", config=config, catalog=catalog, state=state)
+            assert records(img2) == records(venv2)
+            assert final_states(img2) == final_states(venv2)
+            assert error_messages(img2) == error_messages(venv2) == []
+
+
+# ---- destinations -------------------------------------------------------------------------------
+def _record(stream: str, data: dict) -> str:
+    return json.dumps({"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 0}}, ensure_ascii=False)
+
+
+def _state(stream: str, value: Any) -> str:
+    return json.dumps(
+        {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"cursor": value}}}}
+    )
+
+
+def destination_setup(name: str):
+    """(emulator factory, config builder, secret, catalog, stdin) for a destination."""
+    if name == "destination-cartum-users":
+        from commerce_emulators.cartum import CartumEmulator
+        from commerce_emulators.fixtures.cartum_import import cartum_write_config
+
+        catalog = load_json(ROOT / name / "integration_tests" / "configured_catalog.json")
+        stream = catalog["streams"][0]["stream"]["name"]
+        users = [{"title": f"Image Test {i}", "email": f"image{i}@example.com", "phone": f"+38050{i:07d}"} for i in range(6)]
+        lines = [_record(stream, u) for u in users[:3]] + [_state(stream, 1)]
+        lines += [_record(stream, {"title": "Bad phone", "email": "bad@example.com", "phone": "x"})]
+        lines += [_record(stream, u) for u in users[3:]] + [_state(stream, 2)]
+        return (
+            lambda: CartumEmulator(users=5, orders=0),
+            lambda a: cartum_write_config(a, batch_size=2, max_rejected_percent=50),
+            lambda a: a.password,
+            catalog,
+            "\n".join(lines) + "\n",
+        )
+    if name == "destination-loyalty-batch":
+        from commerce_emulators.loyalty import LoyaltyEmulator
+
+        def config(a: Any) -> dict:
+            return {
+                "api_url": a.url,
+                "user_id": a.user_id,
+                "api_key": a.api_key,
+                "account_id": a.account_id,
+                "campaigns": a.campaign_ids[:1],
+                "max_rejected_percent": 50,
+                "http_max_retries": 3,
+                "http_backoff_seconds": 0.01,
+                "request_timeout_seconds": 10,
+            }
+
+        catalog = load_json(ROOT / name / "integration_tests" / "configured_catalog.json")
+        stream = catalog["streams"][0]["stream"]["name"]
+        people = [
+            {"code": f"IMG{i:03d}", "first_name": f"Name{i}", "last_name": "Image", "email": f"img{i}@example.com"}
+            for i in range(6)
+        ]
+        lines = [_record(stream, p) for p in people[:3]] + [_state(stream, "a")]
+        lines += [_record(stream, p) for p in people[3:]] + [_state(stream, "b")]
+        return (LoyaltyEmulator, config, lambda a: a.api_key, catalog, "\n".join(lines) + "\n")
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", DESTINATIONS)
+def test_destination_image_answers_as_the_venv(engine: Engine, built: dict[str, Any], name: str) -> None:
+    image = image_of(name, built)
+    make_api, make_config, secret_of, catalog, stdin = destination_setup(name)
+    with make_api() as api:
+        config, secret = make_config(api), secret_of(api)
+        assert_same_spec(engine, name, image, "destination")
+        assert_same_check(engine, name, image, "destination", config, secret)
+        venv, img = run_both(engine, name, image, "destination", "discover", config=config)
+        assert one(img, "DESTINATION_CATALOG") == one(venv, "DESTINATION_CATALOG")
+
+    # A write changes the emulator's world: each run gets its own, identically seeded emulator,
+    # and both must make the same requests and echo the same states.
+    with make_api() as api_venv, make_api() as api_img:
+        venv, img = both(
+            lambda: run_connector(console_script(name), "write", config=make_config(api_venv), catalog=catalog, stdin=stdin),
+            lambda: run_image(engine, image, "write", kind="destination", config=make_config(api_img), catalog=catalog, stdin=stdin),
+        )
+        assert img.returncode == venv.returncode == 0, f"{img.stderr[-2000:]}\n{venv.stderr[-2000:]}"
+        assert img.states, "the image echoed no state"
+        assert img.states == venv.states
+        assert error_messages(img) == error_messages(venv) == []
+        assert api_img.log.summary() == api_venv.log.summary()
+        assert secret_of(api_img) not in img.output
