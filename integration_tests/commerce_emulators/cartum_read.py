@@ -6,6 +6,11 @@ Behaviour follows API-NOTES §2 and seed 001. Where the docs leave a question op
 - `empty_response` ([]): the `response` of an EMPTY answer; `{}` or `{"message": ...}` also seen.
 - `limit_cap` (500): the largest `limit` served (a bigger one is silently cut, as catalog/export does).
 - `orders_date_field` ("created"): whether orders/get from/to filter on creation or update time.
+- `users_filter_time` ("accept"): what users/export does with a time in from/to. "accept" is API
+  3.30+ (' HH:MM:SS' honoured to the second). An older API accepts only dates: "reject" answers
+  ERROR "Parameter from has invalid date format" (the most plausible: the formats were a fixed,
+  validated list before 3.30, and this is what any unknown format gets), "ignore" drops the
+  time part and filters by the date alone (a lenient parser).
 - `force_status` ({}): function -> (status, message): answer that call with that envelope,
   e.g. {"orders/get": ("EXCEPTION", "Deadlock")}; `force_times` limits how often (default: always).
 - `revoke_token_on_call` ({}): function -> n: the n-th call of that function finds every token
@@ -87,11 +92,21 @@ def _empty(emu: "CartumEmulator") -> tuple[str, Any]:
     return "EMPTY", emu.switches.get("empty_response", [])
 
 
+def _date_only_api(emu: "CartumEmulator", value: Any, name: str) -> Any:
+    """users/export from/to on a shop before API 3.30 (switch `users_filter_time`)."""
+    mode = emu.switches.get("users_filter_time", "accept")
+    if mode == "accept" or value in (None, "") or len(str(value).strip()) <= 10:
+        return value
+    if mode == "reject":
+        raise CartumError("ERROR", f"Parameter {name} has invalid date format: {value}")
+    return str(value).strip()[:10]  # "ignore": the date part only
+
+
 @function("users/export")
 def users_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
     _hooks(emu, "users/export")
-    low = parse_bound(body.get("from"), upper=False, name="from")
-    high = parse_bound(body.get("to"), upper=True, name="to")
+    low = parse_bound(_date_only_api(emu, body.get("from"), "from"), upper=False, name="from")
+    high = parse_bound(_date_only_api(emu, body.get("to"), "to"), upper=True, name="to")
     users = [
         u
         for u in emu.shop.users_by_id()

@@ -96,6 +96,37 @@ def test_users_export_filters_on_registration_in_all_formats(cartum: CartumEmula
     assert call(cartum, "users/export", {"token": value, "from": "yesterday"})["status"] == "ERROR"
 
 
+def test_users_export_time_filter_before_api_3_30(cartum: CartumEmulator) -> None:
+    # switch users_filter_time: an API older than 3.30 rejects a time in from/to, or ignores it
+    value = token(cartum)
+    users = cartum.shop.users_by_id()
+    pivot = users[100]["registered"]
+    to_the_second = [u["id"] for u in users if u["registered"] >= pivot]
+    whole_day = [u["id"] for u in users if u["registered"][:10] >= pivot[:10]]
+    got = call(cartum, "users/export", {"token": value, "from": pivot})["response"]["users"]
+    assert [u["id"] for u in got] == to_the_second
+    cartum.switches["users_filter_time"] = "reject"
+    answer = call(cartum, "users/export", {"token": value, "from": pivot})
+    assert answer["status"] == "ERROR" and "from" in answer["response"]["message"]
+    assert call(cartum, "users/export", {"token": value, "from": pivot[:10]})["status"] == "OK"
+    cartum.switches["users_filter_time"] = "ignore"
+    got = call(cartum, "users/export", {"token": value, "from": pivot})["response"]["users"]
+    assert [u["id"] for u in got] == whole_day and len(whole_day) >= len(to_the_second)
+
+
+def test_users_registered_in_the_repeated_dst_hour_compare_as_naive_local_times(cartum_factory) -> None:
+    # Europe/Kyiv, 2026-10-25: 04:00 EEST falls back to 03:00 EET, 03:00-03:59 happen twice. The
+    # API writes and compares naive local times, so the second pass sorts below the first.
+    api = cartum_factory(users=0, orders=0)
+    first = api.add_user(registered=datetime(2026, 10, 25, 3, 40))  # 00:40 UTC
+    second = api.add_user(registered=datetime(2026, 10, 25, 3, 10))  # 01:10 UTC, registered later
+    value = token(api)
+    got = call(api, "users/export", {"token": value, "from": "2026-10-25 03:40:00"})["response"]["users"]
+    assert [u["id"] for u in got] == [first["id"]]  # the later user is below a naive 03:40
+    got = call(api, "users/export", {"token": value, "from": "2026-10-25 02:40:00"})["response"]["users"]
+    assert [u["id"] for u in got] == [first["id"], second["id"]]
+
+
 def test_add_user_appears_with_now_as_registration(cartum: CartumEmulator) -> None:
     user = cartum.add_user(title="Нова Користувачка")
     assert user["id"] == 201 and set(user) == USER_KEYS
