@@ -17,6 +17,11 @@ ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 B2B_FIELDS = ("customer_group_id", "balance", "balance_currency", "manager", "site_link", "company", "role")
 
 
+def iso_state(registered: str, zone) -> str:
+    """The users state for a shop-local 'YYYY-MM-DD HH:MM:SS': ISO 8601 with the shop's offset (+HHMM)."""
+    return datetime.strptime(registered, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone).strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def error_messages(output) -> list[str]:
     return [e.trace.error.message for e in output.errors]
 
@@ -52,9 +57,9 @@ def test_records_carry_iso_dates_with_offset_and_b2b_blocks(sync, cartum_factory
     # one login for the whole sync, one request per B2B list
     assert api.log.count(function="auth") == 1
     assert api.log.count(function="customer-groups/export") == 1 and api.log.count(function="price-levels/export") == 1
-    for entry in api.log.select(function="users/export"):
-        assert entry.body["from"] == cartum_config_for(api)["start_date"]
-        assert entry.body["to"] == api.local_now().strftime("%Y-%m-%d")
+    for entry in api.log.select(function="users/export"):  # the start date's shop-local midnight, no `to`
+        assert entry.body["from"] == cartum_config_for(api)["start_date"] + " 00:00:00"
+        assert "to" not in entry.body
 
 
 def test_incremental_users_and_orders_across_runs(sync, cartum_factory):
@@ -64,8 +69,8 @@ def test_incremental_users_and_orders_across_runs(sync, cartum_factory):
     assert len(sync.records(first, "users")) == 120 and len(sync.records(first, "orders")) == 150
     state = sync.last_states(first)
     by_stream = {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"] for s in state}
-    newest_user = max(u["registered"] for u in api.shop.users.values())[:10]
-    assert by_stream["users"] == {"registered_at": newest_user}
+    newest = max(u["registered"] for u in api.shop.users.values())
+    assert by_stream["users"] == {"registered_at": iso_state(newest, api.tz)}
     windows = math.ceil(((api.local_now().date() - datetime.strptime(config["start_date"], "%Y-%m-%d").date()).days + 1) / 60)
     assert len([s for s in first.state_messages if s.state.stream.stream_descriptor.name == "orders"]) >= windows
 
@@ -75,14 +80,15 @@ def test_incremental_users_and_orders_across_runs(sync, cartum_factory):
     assert api.log.summary() == {"auth": 1, "users/export": 1, "orders/get": 1}
     assert not idle.errors
     seen_users = {u["id"] for u in sync.records(idle, "users")}
-    assert seen_users == {u["id"] for u in api.shop.users.values() if u["registered"][:10] >= newest_user}
+    assert seen_users == {u["id"] for u in api.shop.users.values() if u["registered"] == newest}  # the cursor's second
+    assert api.log.select(function="users/export")[0].body["from"] == newest
 
-    # new registrations and orders between syncs are read, nothing older than the state's day
+    # new registrations and orders between syncs are read; of the users, nothing before the cursor's second
     new_users = [api.add_user() for _ in range(3)]
     new_orders = [api.add_order() for _ in range(4)]
     api.log.clear()
     second = sync.run(config, ["users", "orders"], "incremental", state=sync.last_states(idle))
-    assert {u["id"] for u in new_users} <= {u["id"] for u in sync.records(second, "users")}
+    assert {u["id"] for u in sync.records(second, "users")} == {u["id"] for u in new_users} | seen_users
     assert {o["order_id"] for o in new_orders} <= {o["order_id"] for o in sync.records(second, "orders")}
     body = api.log.select(function="orders/get")[0].body
     lookback_from = (datetime.strptime(by_stream["orders"]["stat_created_at"], "%Y-%m-%d") - timedelta(days=2)).strftime("%Y-%m-%d")
@@ -90,7 +96,7 @@ def test_incremental_users_and_orders_across_runs(sync, cartum_factory):
     assert api.log.count(function="auth") == 1 and api.log.count(function="users/export") == 1
     today = api.local_now().strftime("%Y-%m-%d")
     assert {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"] for s in sync.last_states(second)} == {
-        "users": {"registered_at": today},
+        "users": {"registered_at": iso_state(max(u["registered"] for u in new_users), api.tz)},
         "orders": {"stat_created_at": today},
     }
 

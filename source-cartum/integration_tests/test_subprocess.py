@@ -1,6 +1,6 @@
 """The real console script in subprocesses, as the platform runs it: kill-and-resume (SIGKILL
 mid-read, resume from the last emitted state, every record read in the end), progress lines,
-and no secret in anything it prints."""
+two incremental users runs with new registrations between, and no secret in anything it prints."""
 
 from __future__ import annotations
 
@@ -98,3 +98,27 @@ def test_check_with_a_wrong_password_as_a_subprocess(cartum_factory):
     assert status["status"] == "FAILED" and "Check the API login and password" in status["message"]
     assert "Not-The-Password-77" not in check.output
     assert api.log.count(function="auth") == 1  # a refused login is not retried
+
+
+def test_two_incremental_users_runs_with_new_registrations_between(cartum_factory):
+    api = cartum_factory(users=250, orders=0)
+    config = cartum_config_for(api, page_size=100)
+    users_only = {"streams": [CATALOG["streams"][0]]}
+    first = run_connector("source-cartum", "read", config=config, catalog=users_only)
+    assert first.returncode == 0 and not first.errors
+    assert len(first.records("users")) == 250
+    cursor = max(u["registered"] for u in api.shop.users.values())
+    state = first.last_state()
+    saved = state[0]["stream"]["stream_state"]["registered_at"]
+    assert saved.startswith(cursor.replace(" ", "T")) and saved[19] in "+-"  # ISO with the shop's offset
+
+    new = [api.add_user() for _ in range(25)]
+    api.log.clear()
+    second = run_connector("source-cartum", "read", config=config, catalog=users_only, state=state)
+    assert second.returncode == 0 and not second.errors
+    boundary = [u["id"] for u in api.shop.users_by_id() if u["registered"] == cursor]
+    assert [u["id"] for u in second.records("users")] == boundary + [u["id"] for u in new]
+    assert api.log.summary() == {"auth": 1, "users/export": 1}
+    assert api.log.select(function="users/export")[0].body["from"] == cursor
+    newest = max(u["registered"] for u in new)
+    assert second.last_state()[0]["stream"]["stream_state"]["registered_at"].startswith(newest.replace(" ", "T"))

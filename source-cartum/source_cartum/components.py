@@ -16,6 +16,14 @@
    the offset before the change.
 
 3. `ProgressOffsetIncrement`: the CDK's OffsetIncrement plus one progress line per window.
+
+4. `UsersCursorStateMigration`: the users cursor is the latest `registered_at` (ISO 8601 with
+   the shop's offset, to the second) and users/export gets `from` = its shop-local wall time,
+   inclusive. Before the cursor reaches the CDK, the saved state is normalised: a legacy
+   date-only state (0.1.0: `{"registered_at": "2026-11-22"}`) becomes that day's local
+   midnight; a value whose wall time lies in the repeated hour of an autumn DST change is moved
+   one hour back, because the API compares naive local times and the second pass of that hour
+   sorts below the first (see `users_cursor_value`).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import InitVar, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Dict, Mapping, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +41,7 @@ import requests
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
+from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies import OffsetIncrement
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
@@ -233,3 +242,86 @@ class ProgressOffsetIncrement(OffsetIncrement):
                     window = " from " + " to ".join(str(v) for v in bounds.values())
             LOGGER.info(f"{self.stream}: window{window} done, {offset + last_page_size} records in {pages} page(s)")
         return token
+
+
+# ---- the users cursor ------------------------------------------------------------------------
+STATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # the manifest's users `datetime_format`
+
+
+def _offsets(wall: datetime, zone: ZoneInfo) -> tuple[Any, Any]:
+    """The shop's UTC offsets of a naive local time at its first and second pass (equal unless
+    the time lies in the repeated hour of an autumn DST change)."""
+    return wall.replace(fold=0, tzinfo=zone).utcoffset(), wall.replace(fold=1, tzinfo=zone).utcoffset()
+
+
+def is_ambiguous(wall: datetime, zone: ZoneInfo) -> bool:
+    """True when the naive shop-local `wall` time occurs twice (the autumn fall-back hour; a
+    spring-forward gap time, which never occurs, has the opposite order of offsets)."""
+    first, second = _offsets(wall, zone)
+    return first > second
+
+
+def _wall_time(value: str, zone: ZoneInfo) -> Optional[datetime]:
+    """The naive shop-local time a saved users cursor stands for (None if unreadable).
+
+    The state's wall time is what the API filters on, so it is read as shop-local: the
+    connector's own values carry the shop's offset (from a record) or +0000 (from `start_date`,
+    a shop-local date). A date alone is its midnight. Only another offset (a hand-written state)
+    is taken as an instant and shown in shop time."""
+    text = value.strip()
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        wall = parsed.replace(tzinfo=None)
+        offset = parsed.utcoffset()
+        if offset is not None and offset and offset not in _offsets(wall, zone):
+            return parsed.astimezone(zone).replace(tzinfo=None)
+        return wall
+    return None
+
+
+def users_cursor_value(value: Any, zone: ZoneInfo) -> Any:
+    """The saved users cursor as the next sync must start from it: ISO 8601 with the shop's
+    offset, whose wall time is the `from` sent to users/export (inclusive).
+
+    DST: in the repeated autumn hour (Europe/Kyiv, last Sunday of October, 03:00-03:59 twice)
+    the API's naive times of the second pass sort below those of the first, and records there
+    resolve to the first pass (`to_iso`). A cursor whose wall time lies in that hour therefore
+    starts one repeated hour earlier (03:40 -> 02:40): users of the second pass registered
+    after the cursor have wall times from 03:00 on and are read; users already read there are
+    read again (deduped on `id`), none is lost. Outside that hour wall times grow with real
+    time and the cursor's own wall time is exact. Values it cannot read are returned as they are."""
+    if not isinstance(value, str):
+        return value
+    wall = _wall_time(value, zone)
+    if wall is None:
+        return value
+    first, second = _offsets(wall, zone)
+    if first > second:
+        wall = wall - (first - second)  # a naive shift: before the repeated hour starts
+        LOGGER.info(f"users: the saved cursor {value} lies in the repeated DST hour; reading from {wall} (shop time).")
+    return wall.replace(tzinfo=zone).strftime(STATE_FORMAT)
+
+
+@dataclass
+class UsersCursorStateMigration(StateMigration):
+    """Normalises a saved users state before the CDK's cursor reads it (see `users_cursor_value`).
+    Legacy (0.1.0) date-only states keep their meaning: read from that shop-local day on."""
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    cursor_field: str = "registered_at"
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._zone = shop_zone(self.config)
+
+    def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
+        if not stream_state or "state_type" in stream_state:  # empty, or the CDK's own per-slice form
+            return False
+        value = stream_state.get(self.cursor_field)
+        return isinstance(value, str) and users_cursor_value(value, self._zone) != value
+
+    def migrate(self, stream_state: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {**stream_state, self.cursor_field: users_cursor_value(stream_state[self.cursor_field], self._zone)}

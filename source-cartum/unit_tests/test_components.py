@@ -21,7 +21,16 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Resp
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_cartum import components
-from source_cartum.components import CartumSessionAuthenticator, ProgressOffsetIncrement, ShopLocalDatetime, shop_zone, to_iso
+from source_cartum.components import (
+    CartumSessionAuthenticator,
+    ProgressOffsetIncrement,
+    ShopLocalDatetime,
+    UsersCursorStateMigration,
+    is_ambiguous,
+    shop_zone,
+    to_iso,
+    users_cursor_value,
+)
 
 MANIFEST = yaml.safe_load((Path(components.__file__).parent / "manifest.yaml").read_text())
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -227,6 +236,57 @@ def test_http_errors(handler: Any, code: int, action: ResponseAction) -> None:
     assert handler.interpret_response(r).response_action == action
 
 
+# ---- the users cursor: saved state -> the `from` of the next sync -------------------------
+@pytest.mark.parametrize(
+    "saved,zone,expected",
+    [
+        ("2026-11-22T14:03:05+0200", "Europe/Kyiv", "2026-11-22T14:03:05+0200"),  # as the cursor writes it
+        ("2026-11-22T14:03:05+02:00", "Europe/Kyiv", "2026-11-22T14:03:05+0200"),  # as records carry it
+        ("2026-11-22", "Europe/Kyiv", "2026-11-22T00:00:00+0200"),  # 0.1.0 state: the day's local midnight
+        ("2024-01-01T00:00:00+0000", "Europe/Kyiv", "2024-01-01T00:00:00+0200"),  # from start_date: a local date
+        ("2026-11-22 14:03:05", "Europe/Kyiv", "2026-11-22T14:03:05+0200"),  # the API's own format
+        ("2026-11-22T12:03:05+0100", "Europe/Kyiv", "2026-11-22T13:03:05+0200"),  # a foreign offset: an instant
+        # Kyiv 2026-10-25: 03:00-03:59 twice (+03:00, then +02:00): start before the repeated hour
+        ("2026-10-25T03:40:00+0300", "Europe/Kyiv", "2026-10-25T02:40:00+0300"),
+        ("2026-10-25T03:00:00+0300", "Europe/Kyiv", "2026-10-25T02:00:00+0300"),
+        ("2026-10-25T03:59:59+0200", "Europe/Kyiv", "2026-10-25T02:59:59+0300"),
+        ("2026-10-25T02:59:59+0300", "Europe/Kyiv", "2026-10-25T02:59:59+0300"),  # just before: exact
+        ("2026-10-25T04:00:00+0200", "Europe/Kyiv", "2026-10-25T04:00:00+0200"),  # just after: exact
+        ("2026-03-29T03:30:00+0200", "Europe/Kyiv", "2026-03-29T03:30:00+0200"),  # spring gap: no repeat, exact
+        ("2026-10-25T02:30:00+0200", "Europe/Warsaw", "2026-10-25T01:30:00+0200"),
+        ("2026-04-05T01:45:00+1100", "Australia/Lord_Howe", "2026-04-05T01:15:00+1100"),  # a 30-minute change
+        ("2999-01-01", "Europe/Kyiv", "2999-01-01T00:00:00+0200"),
+        ("not a date", "Europe/Kyiv", "not a date"),
+    ],
+)
+def test_users_cursor_value(saved: str, zone: str, expected: str) -> None:
+    assert users_cursor_value(saved, ZoneInfo(zone)) == expected
+
+
+def test_ambiguous_is_only_the_repeated_hour() -> None:
+    assert is_ambiguous(datetime(2026, 10, 25, 3, 0), KYIV) and is_ambiguous(datetime(2026, 10, 25, 3, 59, 59), KYIV)
+    assert not is_ambiguous(datetime(2026, 10, 25, 4, 0), KYIV) and not is_ambiguous(datetime(2026, 10, 25, 2, 59, 59), KYIV)
+    assert not is_ambiguous(datetime(2026, 3, 29, 3, 30), KYIV)  # the spring gap
+
+
+def test_users_state_migration() -> None:
+    migration = UsersCursorStateMigration(config={"shop_timezone": "Europe/Kyiv"}, parameters={})
+    assert not migration.should_migrate({}) and not migration.should_migrate({"registered_at": "2026-11-22T14:03:05+0200"})
+    assert not migration.should_migrate({"state_type": "date-range", "slices": []})
+    assert migration.should_migrate({"registered_at": "2026-11-22"})
+    assert migration.migrate({"registered_at": "2026-11-22"}) == {"registered_at": "2026-11-22T00:00:00+0200"}
+    stream = next(s for s in MANIFEST["streams"] if s["name"] == "users")
+    assert stream["state_migrations"][0]["class_name"] == "source_cartum.components.UsersCursorStateMigration"
+    assert stream["incremental_sync"]["datetime_format"] == "%Y-%m-%dT%H:%M:%S%z"
+
+
+def test_users_export_error_points_at_the_precision_option(handler: Any) -> None:
+    body = {"status": "ERROR", "response": {"message": "Parameter from has invalid date format: 2026-11-22 14:03:05"}}
+    resolution = handler.interpret_response(with_url(response(body), "users/export"))
+    assert resolution.response_action == ResponseAction.FAIL and resolution.failure_type == FailureType.config_error
+    assert "invalid date format" in resolution.error_message and "users_filter_precision to day" in resolution.error_message
+
+
 # ---- spec --------------------------------------------------------------------------------
 SPEC = MANIFEST["spec"]["connection_specification"]
 BASE = {"login": "api", "password": "secret", "start_date": "2024-01-01"}
@@ -258,3 +318,4 @@ def test_password_is_secret_and_defaults() -> None:
     assert props["password"]["airbyte_secret"] is True
     assert props["shop_timezone"]["default"] == "Europe/Kyiv"
     assert props["order_statuses"]["default"] == [] and props["page_size"]["maximum"] == 500
+    assert props["users_filter_precision"]["default"] == "second" and props["users_filter_precision"]["enum"] == ["second", "day"]
