@@ -123,28 +123,39 @@ def _short(exc: Exception) -> str:
     return text[:200]
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d", "%d/%m/%Y", "%Y%m%d")
+_TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+_LOCAL_TIME = r"(?: \d{1,2}:\d{2}(?::\d{2})?)?"
+_DATE_FORMS = (
+    (re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}}){_TIME}$"), (1, 2, 3)),  # ISO 8601 date or date-time
+    (re.compile(rf"^(\d{{4}})/(\d{{1,2}})/(\d{{1,2}}){_TIME}$"), (1, 2, 3)),  # YYYY/MM/DD
+    (re.compile(rf"^(\d{{1,2}})\.\s?(\d{{1,2}})\.\s?(\d{{4}}){_LOCAL_TIME}$"), (3, 2, 1)),  # DD.MM.YYYY
+    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), (1, 2, 3)),  # YYYYMMDD
+)
+_SLASH_DAY_FIRST = (re.compile(rf"^(\d{{1,2}})/(\d{{1,2}})/(\d{{4}}){_LOCAL_TIME}$"), (3, 2, 1))  # DD/MM/YYYY
 
 
-def normalise_date(value: Any) -> Optional[str]:
-    """A date as `YYYY-MM-DD`, from a date/datetime, an ISO 8601 date or date-time (with or
-    without offset: the date part as written is kept), `DD.MM.YYYY`, `YYYY/MM/DD`,
-    `DD/MM/YYYY` or `YYYYMMDD`. None/"" → None. Anything else raises ValueError."""
-    if value is None or value == "":
+def normalise_date(value: Any, *, slash_day_first: bool = True) -> Optional[str]:
+    """A date as `YYYY-MM-DD`, from a date/datetime, an ISO 8601 date or date-time (`T` or
+    space, with or without seconds, fraction and offset: the date part as written is kept,
+    not shifted to UTC), `YYYY/MM/DD`, `DD.MM.YYYY` (also `DD. MM. YYYY`, also with a time),
+    `YYYYMMDD`, and `DD/MM/YYYY` unless `slash_day_first=False` (then that ambiguous form is
+    refused, as for an API whose own documentation refuses to guess day/month order).
+    None, "" or blanks → None. Anything else, or an impossible date, raises ValueError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     text = str(value).strip()
-    m = re.match(r"^(\d{4}-\d{2}-\d{2})[T ]", text)
-    if m:
-        text = m.group(1)
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            continue
+    forms = _DATE_FORMS + ((_SLASH_DAY_FIRST,) if slash_day_first else ())
+    for pattern, (yi, mi, di) in forms:
+        m = pattern.match(text)
+        if m:
+            try:
+                return date(int(m.group(yi)), int(m.group(mi)), int(m.group(di))).isoformat()
+            except ValueError:
+                break
     raise ValueError(f"'{value}' is not a date (expected YYYY-MM-DD, DD.MM.YYYY or ISO 8601)")
 
 

@@ -69,17 +69,31 @@ def test_registry_presets_custom_and_overrides():
         ("2024-02-29 14:24:49", "2024-02-29"),
         ("29.02.2024", "2024-02-29"),
         ("20240229", "2024-02-29"),
+        ("2024-02-29T14:24:49.123Z", "2024-02-29"),
+        ("2024-02-29 14:24", "2024-02-29"),
+        ("29. 02. 2024 10:11", "2024-02-29"),
+        ("2024/02/29", "2024-02-29"),
+        ("29/02/2024", "2024-02-29"),
         (None, None),
         ("", None),
+        ("  ", None),
     ],
 )
 def test_normalise_date(value, expected):
     assert normalise_date(value) == expected
 
 
-def test_normalise_date_refuses_garbage():
+@pytest.mark.parametrize("value", ["29/02/2024", "04/03/2010 10:00"])
+def test_normalise_date_can_refuse_the_ambiguous_slash_form(value):
     with pytest.raises(ValueError):
-        normalise_date("2024-02-30")
+        normalise_date(value, slash_day_first=False)
+    assert normalise_date("2024/02/29", slash_day_first=False) == "2024-02-29"
+
+
+def test_normalise_date_refuses_garbage():
+    for bad in ("2024-02-30", "2024-02-29Tnoon", "31.13.2020", "yesterday"):
+        with pytest.raises(ValueError):
+            normalise_date(bad)
     assert is_iso_date("2024-02-28") and not is_iso_date("2024-2-28") and not is_iso_date("2024-02-30")
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from destination_common.mapping import normalise_date as common_normalise_date
+
 # Header names the API allows besides custom_field_N, in the order headers are numbered.
 STANDARD_FIELDS: tuple[str, ...] = (
     "code",
@@ -166,33 +168,14 @@ def plan_requests(rows: Sequence[Mapping[str, str]], preferred: str, *, group_by
     return plans
 
 
-_TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
-_DATE_FORMS = (
-    (re.compile(rf"^(\d{{4}})-(\d{{2}})-(\d{{2}}){_TIME}$"), (1, 2, 3)),  # ISO 8601 date or date-time
-    (re.compile(rf"^(\d{{4}})/(\d{{2}})/(\d{{2}}){_TIME}$"), (1, 2, 3)),  # YYYY/MM/DD
-    (re.compile(r"^(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})(?: \d{1,2}:\d{2}(?::\d{2})?)?$"), (3, 2, 1)),  # DD.MM.YYYY
-    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), (1, 2, 3)),  # YYYYMMDD
-)
-
-
 def normalise_date(value: Any) -> Optional[str]:
-    """custom_date as `YYYY-MM-DD`: from a date/datetime object, ISO 8601 date or date-time (with
-    `T` or space, with or without fraction and offset: the date as written is kept, not shifted
-    to UTC), `YYYY/MM/DD`, `DD.MM.YYYY` (Czech/Slovak/Ukrainian order, also with a time),
-    `YYYYMMDD`. None/"" → None. Ambiguous slash forms (`04/03/2010`) and anything else raise
-    ValueError: the seed itself refuses to guess day/month order."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value).strip()
-    for pattern, (yi, mi, di) in _DATE_FORMS:
-        m = pattern.match(text)
-        if m:
-            try:
-                return date(int(m.group(yi)), int(m.group(mi)), int(m.group(di))).isoformat()
-            except ValueError:
-                break
-    raise ValueError(f"custom_date '{value}' is not a date in a known form (YYYY-MM-DD, ISO 8601, DD.MM.YYYY)")
+    """custom_date as `YYYY-MM-DD` (destination_common's normalise_date: date/datetime, ISO
+    8601 date or date-time with the date as written, `YYYY/MM/DD`, `DD.MM.YYYY` with or
+    without a time, `YYYYMMDD`; None/"" → None). Ambiguous slash forms (`04/03/2010`) are
+    refused (ValueError): the API's own documentation refuses to guess day/month order."""
+    try:
+        return common_normalise_date(value, slash_day_first=False)
+    except ValueError:
+        raise ValueError(
+            f"custom_date '{value}' is not a date in a known form (YYYY-MM-DD, ISO 8601, DD.MM.YYYY)"
+        ) from None
