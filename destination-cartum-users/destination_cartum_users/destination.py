@@ -14,7 +14,7 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from destination_common import DiscoverableDestination, Operation, RejectLog, WriteLoop, redact
+from destination_common import DiscoverableDestination, Operation, WriteLoop, connection_failed
 
 from destination_cartum_users.client import CartumClient, config_error
 from destination_cartum_users.handler import UsersImportHandler
@@ -59,10 +59,8 @@ class DestinationCartumUsers(DiscoverableDestination):
             if status not in ("OK", "EMPTY"):
                 raise config_error(f"The shop at {client.base} answered {status}: {client.message(response)}")
             return AirbyteConnectionStatus(status=Status.SUCCEEDED)
-        except AirbyteTracedException as exc:
-            return AirbyteConnectionStatus(status=Status.FAILED, message=redact(exc.message))
         except Exception as exc:  # noqa: BLE001 - check reports, never crashes
-            return AirbyteConnectionStatus(status=Status.FAILED, message=redact(f"{type(exc).__name__}: {exc}"))
+            return connection_failed(exc)
 
     # ---- write --------------------------------------------------------------------------
     def write(
@@ -90,12 +88,7 @@ class DestinationCartumUsers(DiscoverableDestination):
             require_title=not config.get("allow_missing_title", False),
             group_ids=group_ids,
         )
-        loop = WriteLoop(
-            {name: handler for name in streams},
-            batch_size=int(config.get("batch_size", 100)),
-            rejects=RejectLog(config.get("rejected_records_path") or None),
-            max_rejected_share=float(config.get("max_rejected_percent", 10)) / 100.0,
-            request_stats=client.http.stats,
-            name=NAME,
+        loop = WriteLoop.from_config(
+            {name: handler for name in streams}, config, default_batch_size=100, request_stats=client.http.stats, name=NAME
         )
         yield from loop.run(input_messages)

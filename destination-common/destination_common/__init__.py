@@ -4,6 +4,7 @@ from destination_common.discover import (
     DiscoverableDestination,
     Operation,
     ResolvedStream,
+    connection_failed,
     destination_catalog_message,
     resolve_streams,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "WriteStats",
     "add_secret",
     "check_url",
+    "connection_failed",
     "destination_catalog_message",
     "field_templates",
     "get_path",

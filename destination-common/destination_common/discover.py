@@ -12,7 +12,7 @@ from typing import Any, Iterable, List, Mapping, Optional
 import orjson
 from airbyte_cdk.destinations import Destination
 from airbyte_cdk.exception_handler import init_uncaught_exception_handler
-from airbyte_cdk.models import AirbyteMessage, ConfiguredAirbyteCatalog, FailureType
+from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, ConfiguredAirbyteCatalog, FailureType, Status
 from airbyte_cdk.sources.utils.schema_helpers import check_config_against_spec_or_exit
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -93,6 +93,19 @@ def resolve_streams(catalog: ConfiguredAirbyteCatalog, operations: Iterable[Oper
             raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
         out[name] = ResolvedStream(stream=name, object_name=target, sync_mode=mode_value, operation=match[0])
     return out
+
+
+def connection_failed(exc: BaseException) -> AirbyteConnectionStatus:
+    """The FAILED status `check` returns for what it caught: an AirbyteTracedException's
+    message, or `<ExceptionType>: <text>` for anything else (check reports, never crashes);
+    registered secrets are masked either way."""
+    from destination_common.http import redact
+
+    if isinstance(exc, AirbyteTracedException):
+        message = exc.message or str(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    return AirbyteConnectionStatus(status=Status.FAILED, message=redact(message))
 
 
 class DiscoverableDestination(Destination):

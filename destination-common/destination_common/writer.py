@@ -117,6 +117,31 @@ class WriteLoop:
         self._seq = 0
         self._warned_streams: set[str] = set()
 
+    @classmethod
+    def from_config(
+        cls,
+        handlers: Mapping[str, StreamHandler],
+        config: Mapping[str, Any],
+        *,
+        default_batch_size: int,
+        request_stats: Optional[Callable[[], Mapping[str, int]]] = None,
+        name: str = "destination",
+        **kwargs: Any,
+    ) -> "WriteLoop":
+        """A loop set from the configuration fields the destinations share: `batch_size`
+        (absent/0: `default_batch_size`), `rejected_records_path` (absent/empty: no file) and
+        `max_rejected_percent` (absent: 10; null or 100 and more: no threshold)."""
+        percent = config.get("max_rejected_percent", 10)
+        return cls(
+            handlers,
+            batch_size=int(config.get("batch_size") or default_batch_size),
+            rejects=RejectLog(config.get("rejected_records_path") or None),
+            max_rejected_share=None if percent is None or float(percent) >= 100 else float(percent) / 100,
+            request_stats=request_stats,
+            name=name,
+            **kwargs,
+        )
+
     # ---- entry --------------------------------------------------------------------------
     def run(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
         try:

@@ -91,3 +91,16 @@ def test_discover_command_prints_one_destination_catalog(tmp_path):
     bad = subprocess.run([sys.executable, str(script), "discover", "--config", str(cfg)], capture_output=True, text=True)
     assert bad.returncode != 0 and "hunter2" not in bad.stdout + bad.stderr
     assert any(json.loads(l).get("type") == "TRACE" for l in bad.stdout.splitlines() if l.startswith("{"))
+
+
+def test_connection_failed_reports_traced_and_other_exceptions_with_secrets_masked():
+    from airbyte_cdk.models import FailureType, Status
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+    from destination_common import add_secret, connection_failed
+
+    add_secret("s3cr3t-token-value")
+    traced = AirbyteTracedException(message="bad login s3cr3t-token-value", failure_type=FailureType.config_error)
+    status = connection_failed(traced)
+    assert status.status == Status.FAILED and status.message == "bad login ****"
+    assert connection_failed(KeyError("x")).message == "KeyError: 'x'"

@@ -297,3 +297,19 @@ def test_handler_without_summary_adds_no_line(caplog):
     with caplog.at_level("INFO", logger="airbyte"):
         run(loop, [record({"email": "a@x.io"})])
     assert [r.getMessage() for r in caplog.records][-1].startswith("Write summary (destination): ")
+
+
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ({}, (7, None, 0.10)),
+        ({"batch_size": 3, "rejected_records_path": "r.jsonl", "max_rejected_percent": 25}, (3, "r.jsonl", 0.25)),
+        ({"batch_size": 0, "rejected_records_path": "", "max_rejected_percent": 100}, (7, None, None)),
+        ({"max_rejected_percent": None}, (7, None, None)),
+        ({"max_rejected_percent": 0}, (7, None, 0.0)),
+    ],
+)
+def test_loop_from_the_shared_config_fields(config, expected):
+    loop = WriteLoop.from_config({"users": FakeHandler()}, config, default_batch_size=7, name="d")
+    assert (loop.batch_size, loop.rejects.path, loop.max_rejected_share) == expected
+    assert loop.name == "d"

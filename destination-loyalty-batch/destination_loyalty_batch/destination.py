@@ -10,15 +10,13 @@ from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteMessage,
     ConfiguredAirbyteCatalog,
-    FailureType,
     Status,
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from destination_common.discover import DiscoverableDestination, Operation, resolve_streams
+from destination_common.discover import DiscoverableDestination, Operation, connection_failed, resolve_streams
 from destination_common.http import redact
 from destination_common.mapping import MappingRegistry, field_templates
-from destination_common.rejects import RejectLog
 from destination_common.writer import WriteLoop
 
 from destination_loyalty_batch.client import LoyaltyClient, config_error
@@ -118,10 +116,8 @@ class DestinationLoyaltyBatch(DiscoverableDestination):
             fields = self._fields(client)
             build_mapper(config, fields)
             return AirbyteConnectionStatus(status=Status.SUCCEEDED)
-        except AirbyteTracedException as exc:
-            return AirbyteConnectionStatus(status=Status.FAILED, message=redact(exc.message or str(exc)))
         except Exception as exc:  # noqa: BLE001 - check reports, never crashes
-            return AirbyteConnectionStatus(status=Status.FAILED, message=redact(f"{type(exc).__name__}: {exc}"))
+            return connection_failed(exc)
 
     @staticmethod
     def _fields(client: LoyaltyClient) -> Optional[CustomFields]:
@@ -169,13 +165,7 @@ class DestinationLoyaltyBatch(DiscoverableDestination):
                 auto_add=float(config.get("auto_add") or 0),
                 stats=stats,
             )
-        percent = config.get("max_rejected_percent", 10)
-        loop = WriteLoop(
-            handlers,
-            batch_size=int(config.get("batch_size") or 500),
-            rejects=RejectLog(config.get("rejected_records_path") or None),
-            max_rejected_share=None if percent is None or float(percent) >= 100 else float(percent) / 100,
-            request_stats=client.http.stats,
-            name="destination-loyalty-batch",
+        loop = WriteLoop.from_config(
+            handlers, config, default_batch_size=500, request_stats=client.http.stats, name="destination-loyalty-batch"
         )
         yield from loop.run(input_messages)

@@ -6,12 +6,12 @@ the emulator and writes them from integration_tests/*.json with the running emul
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from airbyte_cdk.test.standard_tests import DestinationTestSuiteBase
+from destination_common.testing import skip_image_test_without_image, write_test_configs
 from commerce_emulators.loyalty import LoyaltyEmulator
 from destination_loyalty_batch import DestinationLoyaltyBatch
 
@@ -25,16 +25,10 @@ class TestDestinationLoyaltyBatch(DestinationTestSuiteBase):
 
     @pytest.fixture(autouse=True)
     def _image_tests_need_an_image(self, request: pytest.FixtureRequest) -> None:
-        if request.node.get_closest_marker("image_tests") and not request.config.getoption("--connector-image"):
-            pytest.skip("image test: build the image and pass --connector-image")
+        skip_image_test_without_image(request)
 
     @pytest.fixture(autouse=True, scope="class")
     def _emulator(self):
         with LoyaltyEmulator() as api:
-            secrets = ROOT / "secrets"
-            secrets.mkdir(exist_ok=True)
-            for source, target in (("sample_config.json", "config.json"), ("invalid_config.json", "invalid_config.json")):
-                config = json.loads((ROOT / "integration_tests" / source).read_text())
-                config["api_url"] = api.url
-                (secrets / target).write_text(json.dumps(config))
+            write_test_configs(ROOT, api_url=api.url)
             yield api
