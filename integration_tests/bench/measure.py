@@ -164,6 +164,8 @@ def run_process(
     drain.join(5)
     timed = parse_time_v(time_file)
     os.unlink(time_file)
+    if not HAVE_TIME:
+        timed.pop("maxrss_mb", None)
     return ProcResult(
         args=list(args),
         returncode=int(timed.get("exit", proc.returncode)),
@@ -184,9 +186,13 @@ def run_process(
 
 
 # ---- /usr/bin/time -v ----------------------------------------------------------------------
+HAVE_TIME = os.access(TIME_BIN, os.X_OK)
+
+
 def time_v_prefix(out_file: str | Path) -> list[str]:
-    """Prefix a command with this to get GNU time's report in `out_file`."""
-    return [TIME_BIN, "-v", "-o", str(out_file)]
+    """Prefix a command with this to get GNU time's report in `out_file` (nothing when GNU time
+    is missing: Debian package `time`; CPU then comes from os.wait4 and peak RSS is not known)."""
+    return [TIME_BIN, "-v", "-o", str(out_file)] if HAVE_TIME else []
 
 
 _TIME_FIELDS = {
@@ -208,6 +214,8 @@ def _clock_seconds(text: str) -> float:
 
 def parse_time_v(path: str | Path) -> dict[str, float]:
     out: dict[str, float] = {}
+    if not Path(path).exists():
+        return out
     for line in Path(path).read_text(errors="replace").splitlines():
         key, sep, value = line.strip().rpartition(": ")
         if sep and key in _TIME_FIELDS:
