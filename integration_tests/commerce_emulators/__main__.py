@@ -16,9 +16,13 @@ def main() -> None:
     parser.add_argument("api", choices=sorted(EMULATORS))
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--customers", type=int, default=250, help="UPgates: seeded customers (default 250)")
     args = parser.parse_args()
     module, cls = EMULATORS[args.api].split(":")
-    emulator = getattr(importlib.import_module(module), cls)(latency=args.latency)
+    kwargs = {"latency": args.latency}
+    if args.api == "upgates":
+        kwargs["customers"] = args.customers
+    emulator = getattr(importlib.import_module(module), cls)(**kwargs)
     emulator.start(args.port)
     print(f"{args.api} emulator on {emulator.url} (Ctrl-C stops it)", flush=True)
     try:
