@@ -90,6 +90,9 @@ class Results:
     def __init__(self, log: Callable[[str], None]) -> None:
         self.rows: list[Row] = []
         self.log = log
+        # wall times (median, s) of single-connector runs that item 5 compares its pipelines
+        # with: ("source-upgates-customers", 100000) -> seconds
+        self.alone: dict[tuple[str, int], float] = {}
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)

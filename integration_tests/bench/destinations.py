@@ -116,6 +116,7 @@ def _bench_one(target: Target, results: Results, sizes: Sizes, log: Callable[[st
                 log(f"{name} {count:,} {rep + 1}/{reps}: {n_req} requests, {r.wall:.1f}s, {count / r.wall:,.0f} rec/s, "
                     f"{r.maxrss_mb:.0f} MB peak, {r.cpu:.1f}s CPU, {r.states and len(r.states)} states echoed")
             rss[count] = stat(r.maxrss_mb for r in runs)
+            results.alone[(target.command, count)] = stat(r.wall for r in runs).median
             results.add(Row(section, f"{name}: {count:,} records, batch {batch}: {target.function} requests", stat(reqs),
                             ceil_div(count, batch), note=f"ideal ceil(N/batch); other requests {other} (login, check of groups)"))
             results.add(Row(section, f"  {name}: {count:,} records at zero latency: records/s (steady)", stat(steady_rate(r) for r in runs),

@@ -76,6 +76,9 @@ def bench_pipelines(results: Results, sizes: Sizes, log: Callable[[str], None]) 
               "allow_undo": False, "max_rejected_share": 1}),
         ]
         for key, title, src, src_cfg, streams, dst, dst_cfg in plans:
+            src_key = (src if src != "source-cartum" else f"source-cartum:{streams[0]}", n)
+            alone = [results.alone.get(src_key), results.alone.get((dst, n))]
+            ideal = max(alone) if None not in alone else None
             runs = []
             for rep in range(sizes.pipeline_reps):
                 out = _run_pipeline(work, f"pipeline-{key}", src, src_cfg, dst, dst_cfg, streams, rep)
@@ -85,9 +88,11 @@ def bench_pipelines(results: Results, sizes: Sizes, log: Callable[[str], None]) 
                     f"{t['source'].get('maxrss_mb', 0):.0f}, destination {t['destination'].get('maxrss_mb', 0):.0f}, "
                     f"runner {t['runner'].get('maxrss_mb', 0):.0f}; {out.get('summary')}")
             read = sum(runs[-1]["records_read"].values())
+            reference = ("ideal: the slower of the two alone (items 1 and 4: "
+                         f"{alone[0]:.1f} s and {alone[1]:.1f} s), as they run side by side; " if ideal else "")
             results.add(Row(section, f"pipeline {key}: {title}, {n:,} customers: end-to-end time", stat(r["seconds"] for r in runs),
-                            None, "s", note=f"{read:,} records read, {read / stat(r['seconds'] for r in runs).median:,.0f} rec/s; "
-                                            f"destination: {(runs[-1].get('summary') or '-')[:150]}"))
+                            ideal, "s", note=f"{reference}{read:,} records, {read / stat(r['seconds'] for r in runs).median:,.0f} rec/s; "
+                                            f"includes discover; destination: {(runs[-1].get('summary') or '-').split('): ', 1)[-1][:110]}"))
             for proc in ("source", "destination", "runner"):
                 results.add(Row(section, f"  pipeline {key}: peak RSS of the {proc} process",
                                 stat(r["time"][proc].get("maxrss_mb", float("nan")) for r in runs), None, "MB",
