@@ -159,3 +159,20 @@ def test_shop_before_api_3_30_that_ignores_the_time_loses_nothing(sync, cartum_f
     assert not second.errors
     assert ids(sync, second) == [u["id"] for u in api.shop.users_by_id() if u["registered"][:10] >= cursor[:10]]
     assert {u["id"] for u in new} <= set(ids(sync, second))
+
+
+def test_cursor_a_little_ahead_still_reads_and_a_future_registration_does_not_move_it(sync, cartum_factory):
+    api = cartum_factory(users=20, orders=0)
+    config = cartum_config_for(api)
+    # a shop clock (or shop_timezone setting) some minutes ahead of this machine: still one request
+    ahead = (api.local_now() + timedelta(minutes=30)).replace(tzinfo=api.tz).strftime("%Y-%m-%dT%H:%M:%S%z")
+    out = sync.run(config, ["users"], "incremental", state=state_of(ahead))
+    assert not out.errors and api.log.count(function="users/export") == 1
+    # a bogus registration date in the future (`to` is today) is not read incrementally and
+    # does not push the cursor past today's registrations
+    api.add_user(registered=api.local_now() + timedelta(days=3))
+    first = sync.run(config, ["users"], "incremental")
+    assert len(ids(sync, first)) == 20
+    new = api.add_user()
+    second = sync.run(config, ["users"], "incremental", state=sync.last_states(first))
+    assert new["id"] in ids(sync, second)
