@@ -34,10 +34,15 @@ if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_src" ]; then
   exit 0
 fi
 
-echo "bootstrap: installing ${PKGS[*]} and test tools into $VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
+log="$VENV/bootstrap.log"
+echo "bootstrap: installing ${PKGS[*]} and the test tools into $VENV (a few minutes the first time; log: $log)"
 args=(-r "$ROOT/requirements-dev.txt")
 for p in "${PKGS[@]}"; do args+=(-e "$ROOT/$p"); done
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${args[@]}"
+if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip setuptools wheel \
+       && "$VENV/bin/python" -m pip install --disable-pip-version-check "${args[@]}"; } >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "bootstrap: pip failed (whole log: $log)" >&2
+  exit 1
+fi
 echo "$stamp_src" > "$stamp_file"
 echo "bootstrap: done"
