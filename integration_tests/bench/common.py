@@ -93,6 +93,7 @@ class Results:
         # wall times (median, s) of single-connector runs that item 5 compares its pipelines
         # with: ("source-upgates-customers", 100000) -> seconds
         self.alone: dict[tuple[str, int], float] = {}
+        self.rss_small: dict[str, Any] = {}  # destination -> Stat of peak RSS at the small size
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)

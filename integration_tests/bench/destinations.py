@@ -86,50 +86,87 @@ def _write(target: Target, emu: Any, work: Workdir, count: int) -> tuple[ProcRes
     return result, batches, len(emu.log.items) - batches
 
 
-def bench_destinations(results: Results, sizes: Sizes, log: Callable[[str], None]) -> None:
-    section = "4"
+def _ready(results: Results, section: str, report: bool) -> list[Target]:
+    ready = []
     for target in TARGETS:
-        if not installed(target.command):
+        if installed(target.command):
+            ready.append(target)
+        elif report:
             results.skip(section, target.name, f"{target.command} is not installed")
-            continue
+    return ready
+
+
+def bench_destinations(results: Results, sizes: Sizes, log: Callable[[str], None]) -> None:
+    """Both destinations at the small size and at 50 ms. The large size is a suite of its own
+    (`bench_destinations_large`) that runs last: if the bench must be cut short, the rest is
+    already measured."""
+    section = "4"
+    ready = _ready(results, section, report=True)
+    for target in ready:
+        record_file(DATA, target.preset, target.stream, sizes.dest_small, state_every(target.batch, sizes.dest_small))
+    for target in ready:
         work = Workdir(target.name)
         try:
-            _bench_one(target, results, sizes, log, work, section)
+            results.rss_small[target.name] = _size(target, results, sizes.dest_small, sizes.reps, log, work, section)
+            _latency(target, results, sizes, log, work, section)
+        except Exception as exc:  # noqa: BLE001 - the other destination still measures
+            log(f"{target.name} failed: {exc}")
+            results.skip(section, target.name, f"failed: {str(exc)[:300]}")
         finally:
             work.cleanup()
 
 
-def _bench_one(target: Target, results: Results, sizes: Sizes, log: Callable[[str], None], work: Workdir, section: str) -> None:
+def bench_destinations_large(results: Results, sizes: Sizes, log: Callable[[str], None]) -> None:
+    section = "4"
+    ready = _ready(results, section, report=False)
+    for target in ready:
+        record_file(DATA, target.preset, target.stream, sizes.dest_large, state_every(target.batch, sizes.dest_large))
+    for target in ready:
+        work = Workdir(target.name)
+        try:
+            large = _size(target, results, sizes.dest_large, sizes.dest_large_reps, log, work, section)
+            small = results.rss_small.get(target.name)
+            results.add(Row(section, f"  {target.name}: peak RSS at {sizes.dest_large:,} vs at {sizes.dest_small:,} records",
+                            large, small.median if small else None, "MB",
+                            note=(f"at {sizes.dest_small:,}: {small.median:.0f} MB (spread {small.lo:.0f}–{small.hi:.0f}); "
+                                  if small else "") + "ratio 1.00 = no growth with N"))
+        except Exception as exc:  # noqa: BLE001
+            log(f"{target.name} {sizes.dest_large:,} failed: {exc}")
+            results.skip(section, f"{target.name} {sizes.dest_large:,}", f"failed: {str(exc)[:300]}")
+        finally:
+            work.cleanup()
+
+
+def _size(target: Target, results: Results, count: int, reps: int, log: Callable[[str], None], work: Workdir,
+          section: str) -> Any:
+    """`reps` writes of `count` records at zero latency; returns the peak RSS figures."""
     name, batch = target.name, target.batch
-    rss: dict[int, Any] = {}
     emu = target.make(0.0).start()
     try:
-        for count, reps in ((sizes.dest_small, sizes.reps), (sizes.dest_large, sizes.dest_large_reps)):
-            record_file(DATA, target.preset, target.stream, count, state_every(batch, count))  # made before the clock runs
-            runs: list[ProcResult] = []
-            reqs: list[int] = []
-            other = 0
-            for rep in range(reps):
-                r, n_req, other = _write(target, emu, work, count)
-                runs.append(r)
-                reqs.append(n_req)
-                log(f"{name} {count:,} {rep + 1}/{reps}: {n_req} requests, {r.wall:.1f}s, {count / r.wall:,.0f} rec/s, "
-                    f"{r.maxrss_mb:.0f} MB peak, {r.cpu:.1f}s CPU, {r.states and len(r.states)} states echoed")
-            rss[count] = stat(r.maxrss_mb for r in runs)
-            results.alone[(target.command, count)] = stat(r.wall for r in runs).median
-            results.add(Row(section, f"{name}: {count:,} records, batch {batch}: {target.function} requests", stat(reqs),
-                            ceil_div(count, batch), note=f"ideal ceil(N/batch); other requests {other} (set-up: login, lookups)"))
-            results.add(Row(section, f"  {name}: {count:,} records at zero latency: records/s (steady)", stat(steady_rate(r) for r in runs),
-                            None, "rec/s", note=f"whole process {stat(count / r.wall for r in runs).median:,.0f} rec/s "
-                                                f"({stat(r.wall for r in runs).median:.1f} s); "
-                                                f"CPU {stat(1e6 * r.cpu / count for r in runs).median:.0f} ms/1000 rec"))
-        small, large = sizes.dest_small, sizes.dest_large
-        results.add(Row(section, f"  {name}: peak RSS at {large:,} vs at {small:,} records", rss[large], rss[small].median, "MB",
-                        note=f"at {small:,}: {rss[small].median:.0f} MB (spread {rss[small].lo:.0f}–{rss[small].hi:.0f}); "
-                             "ratio 1.00 = no growth with N"))
+        runs: list[ProcResult] = []
+        reqs: list[int] = []
+        other = 0
+        for rep in range(reps):
+            r, n_req, other = _write(target, emu, work, count)
+            runs.append(r)
+            reqs.append(n_req)
+            log(f"{name} {count:,} {rep + 1}/{reps}: {n_req} requests, {r.wall:.1f}s, {count / r.wall:,.0f} rec/s, "
+                f"{r.maxrss_mb:.0f} MB peak, {r.cpu:.1f}s CPU, {len(r.state_marks)} states echoed")
     finally:
         emu.stop()
+    results.alone[(target.command, count)] = stat(r.wall for r in runs).median
+    results.add(Row(section, f"{name}: {count:,} records, batch {batch}: {target.function} requests", stat(reqs),
+                    ceil_div(count, batch), note=f"ideal ceil(N/batch); other requests {other} (set-up: login, lookups)"))
+    results.add(Row(section, f"  {name}: {count:,} records at zero latency: records/s (steady)", stat(steady_rate(r) for r in runs),
+                    None, "rec/s", note=f"whole process {stat(count / r.wall for r in runs).median:,.0f} rec/s "
+                                        f"({stat(r.wall for r in runs).median:.1f} s); "
+                                        f"CPU {stat(1e6 * r.cpu / count for r in runs).median:.0f} ms/1000 rec; "
+                                        f"peak RSS {stat(r.maxrss_mb for r in runs).median:.0f} MB"))
+    return stat(r.maxrss_mb for r in runs)
 
+
+def _latency(target: Target, results: Results, sizes: Sizes, log: Callable[[str], None], work: Workdir, section: str) -> None:
+    name, batch = target.name, target.batch
     emu = target.make(LATENCY).start()
     try:
         count = sizes.dest_latency_records

@@ -31,6 +31,46 @@ def _log(line: str) -> None:
     print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {line}", file=sys.stderr, flush=True)
 
 
+def write_out(args: argparse.Namespace, results: Results, info: dict, sizes: Sizes, started: float,
+              failures: list[str], final: bool) -> None:
+    """The table and the JSON; also after each suite (`partial`), so a run cut short keeps what
+    it measured."""
+    order = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
+    rows = sorted(results.rows, key=lambda r: order.get(r.section[:1], 9))
+    text = table(rows)
+    finished = time.time()
+    info = dict(info, loadavg_at_end=list(os.getloadavg()))
+    header = (f"Benchmarks ({'quick' if args.quick else 'full'}{'' if final else ', partial'}), "
+              f"{datetime.fromtimestamp(started, timezone.utc):%Y-%m-%d %H:%M}–"
+              f"{datetime.fromtimestamp(finished, timezone.utc):%H:%M} UTC, {info.get('cpu')} ×{info.get('cpus')}, "
+              f"{info.get('memory_gb')} GB, {info.get('os')}, Python {info.get('python')}, airbyte-cdk {info.get('airbyte_cdk')}; "
+              f"load average {info['loadavg_at_start'][0]:.1f} at start, {info['loadavg_at_end'][0]:.1f} at end")
+    if final:
+        print()
+        print(header)
+        print()
+        print(text)
+        if failures:
+            print("\nSuites that failed: " + "; ".join(failures))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "mode": "quick" if args.quick else "full",
+        "complete": final,
+        "started_utc": datetime.fromtimestamp(started, timezone.utc).isoformat(),
+        "finished_utc": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
+        "header": header,
+        "machine": info,
+        "sizes": sizes.__dict__,
+        "rows": [r.as_dict() for r in rows],
+        "failures": failures,
+        "table_markdown": text,
+    }
+    args.out.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+    args.out.with_suffix(".md").write_text(header + "\n\n" + text + "\n")
+    if final:
+        print(f"\nwritten to {args.out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each")
@@ -63,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         suites.append(("4 destinations", destinations.bench_destinations))
     if "5" in only:
         suites.append(("5 pipelines", pipelines.bench_pipelines))
+    if "4" in only:  # the 1,000,000-record runs are the longest: last
+        suites.append(("4 destinations at the large size", destinations.bench_destinations_large))
 
     failures = []
     for name, fn in suites:
@@ -76,35 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"{name}: {exc}")
             results.skip(name.split()[0], name, f"suite failed: {str(exc)[:300]}")
         _log(f"== {name} took {time.perf_counter() - t:.0f}s")
+        write_out(args, results, info, sizes, started, failures, final=False)
 
-    order = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
-    rows = sorted(results.rows, key=lambda r: order.get(r.section[:1], 9))
-    text = table(rows)
-    finished = time.time()
-    info["loadavg_at_end"] = list(os.getloadavg())
-    print()
-    print(f"Benchmarks ({'quick' if args.quick else 'full'}), {datetime.fromtimestamp(started, timezone.utc):%Y-%m-%d %H:%M}–"
-          f"{datetime.fromtimestamp(finished, timezone.utc):%H:%M} UTC, {info.get('cpu')} ×{info.get('cpus')}, "
-          f"{info.get('memory_gb')} GB, {info.get('os')}, Python {info.get('python')}, airbyte-cdk {info.get('airbyte_cdk')}; "
-          f"load average {info['loadavg_at_start'][0]:.1f} at start, {info['loadavg_at_end'][0]:.1f} at end")
-    print()
-    print(text)
-    if failures:
-        print("\nSuites that failed: " + "; ".join(failures))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "mode": "quick" if args.quick else "full",
-        "started_utc": datetime.fromtimestamp(started, timezone.utc).isoformat(),
-        "finished_utc": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
-        "machine": info,
-        "sizes": sizes.__dict__,
-        "rows": [r.as_dict() for r in rows],
-        "failures": failures,
-        "table_markdown": text,
-    }
-    args.out.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
-    args.out.with_suffix(".md").write_text(text + "\n")
-    print(f"\nwritten to {args.out}")
+    write_out(args, results, info, sizes, started, failures, final=True)
     return 0
 
 
