@@ -24,6 +24,8 @@ Switches for what the documentation leaves open (tests set them, both ways):
   `utc`.
 - `status_counts`: whether `GET /status` counts against the quota (default False).
 - `rejected_count`: whether answers 401/403/429 count against the quota (default False).
+- `user_active`: False makes every call of this API user (`/status` included) answer `403`
+  "the API user is inactive".
 
 The world is plain Python: `customers` (customer_id -> record in API shape, times as aware
 datetimes), `groups`, `pricelists`; `add_customer`, `update_customer`, `delete_customer` change
@@ -96,6 +98,7 @@ class UpgatesEmulator(Emulator):
         status_counts: bool = False,
         rejected_count: bool = False,
         moved_to: str | None = None,
+        user_active: bool = True,
         clock: Clock | None = None,
         latency: float = 0.0,
         seed: int = 1,
@@ -116,6 +119,7 @@ class UpgatesEmulator(Emulator):
         self.status_counts = status_counts
         self.rejected_count = rejected_count
         self.moved_to = moved_to
+        self.user_active = user_active
         self.lock = threading.RLock()
         # world
         self.customers: dict[int, dict[str, Any]] = {}
@@ -323,6 +327,8 @@ class UpgatesEmulator(Emulator):
                         headers={"Retry-After": http_date(self.clock.now() + timedelta(seconds=1))},
                     )
                 self._authenticate(request)
+                if not self.user_active:
+                    raise UpgatesError(403, "The API user is inactive")
                 counts = endpoint is not None or self.status_counts
                 if counts:
                     self._check_quota()

@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
+import math
+import os
+import random
+import signal
+import subprocess
+import tempfile
 import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from commerce_emulators.fixtures.upgates import upgates_config_for
-from commerce_emulators.runner import RunResult, configured_catalog, run_connector
+from commerce_emulators.base import Clock
+from commerce_emulators.runner import RunResult, configured_catalog, parse_messages, run_connector, script
 from commerce_emulators.upgates import UpgatesEmulator
 
 SOURCE = "source-upgates-customers"
@@ -41,7 +51,8 @@ def customer_ids(result: RunResult) -> set[int]:
 def test_check_costs_one_request_and_discover_none(upgates, upgates_config):
     check = run_connector(SOURCE, "check", config=upgates_config)
     assert check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED"
-    assert upgates.log.count() == 1
+    assert upgates.log.summary() == {"GET status": 1}  # /status, not counted against the quota
+    assert upgates.requests_used("hour") == 0
     discover = run_connector(SOURCE, "discover", config=upgates_config)
     streams = {s["name"]: s for s in discover.of_type("CATALOG")[0]["catalog"]["streams"]}
     assert set(streams) == {"customers", "customer_groups", "pricelists"}
@@ -58,7 +69,7 @@ def test_full_read_spends_one_request_per_page_and_no_more(upgates, upgates_conf
     assert len(result.records("customer_groups")) == 3 and len(result.records("pricelists")) == 2
     # 250 customers = pages 1..3, no trailing empty page; one page each for groups and pricelists
     assert upgates.log.summary() == {"GET customers": 3, "GET groups": 1, "GET pricelists": 1}
-    assert [r.query.get("page") for r in upgates.log.select(path="/api/v2/customers")] == [None, "2", "3"]
+    assert sorted(r.query.get("page") for r in upgates.log.select(path="/api/v2/customers")) == ["1", "2", "3"]
     assert upgates_config["api_key"] not in result.output
 
 
@@ -82,46 +93,151 @@ def test_incremental_reads_only_what_changed(upgates):
     assert second.last_state()[0]["stream"]["stream_state"]["last_update_time"] > cursor
 
 
-def test_exhausted_quota_stops_at_once_and_a_later_run_completes():
-    with UpgatesEmulator(customers=250, hourly_quota=4) as api:
-        config = upgates_config_for(api)
-        cat = catalog(config)
-        started = time.monotonic()
-        stopped = read(api, config, cat)
-        assert time.monotonic() - started < 30  # no waiting for the next hour
-        assert stopped.returncode != 0
-        quota_errors = [e for e in stopped.errors if "quota is used up" in e["message"]]
-        assert quota_errors and all(e["failure_type"] == "transient_error" for e in quota_errors)
-        assert api.log.count(status=429) <= 3  # one refused request per stream that met the limit
-        assert api.requests_used("hour") == 4
-        # streams that finished keep their state; the customers cursor did not move past
-        # anything it has not delivered
-        cursor = [s for s in stopped.states if s["stream"]["stream_descriptor"]["name"] == "customers"]
-        assert all(s["stream"]["stream_state"]["last_update_time"].startswith("2000-01-01") for s in cursor)
-        # a later hour with room for the whole pass (5 requests) completes it
-        api.clock.advance(3600)
-        api.hourly_quota = 5
-        resumed = read(api, config, cat, state=stopped.last_state())
-        assert resumed.returncode == 0, resumed.errors
-        assert customer_ids(resumed) == set(api.customers)
+def customers_state(result: RunResult) -> dict[str, Any]:
+    return [s for s in result.states if s["stream"]["stream_descriptor"]["name"] == "customers"][-1]["stream"]["stream_state"]
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "known limit: the customers state is saved when a pass ends (the CDK's declarative cursor "
-    "checkpoints per partition, and UPgates has no *_to filter to cut a pass into partitions), "
-    "so a first pass longer than one hour's quota buys its first pages again every hour"))
+def quota_clock() -> Clock:
+    """Emulator time a few seconds into an hour that starts two hours from now, so the quota's
+    `Retry-After` (the next hour) is always more than the connector's longest wait away."""
+    start = (datetime.now(timezone.utc) + timedelta(hours=2)).replace(minute=0, second=5, microsecond=0)
+    return Clock(start=start)
+
+
+def test_exhausted_quota_stops_with_a_resumable_state_and_no_page_is_bought_twice():
+    with UpgatesEmulator(customers=1050, hourly_quota=4, clock=quota_clock()) as api:  # 11 pages
+        config = upgates_config_for(api, num_workers=3)
+        cat = catalog(config, "customers")
+        pages, state, delivered, spent, runs = math.ceil(len(api.customers) / 100), None, set(), 0, 0
+        while True:
+            started = time.monotonic()
+            result = read(api, config, cat, state=state)
+            runs += 1
+            assert time.monotonic() - started < 30  # no waiting for the next hour
+            spent += api.log.count(path="/api/v2/customers", status=200)
+            delivered |= customer_ids(result)
+            state = result.last_state()
+            if result.returncode == 0:
+                break
+            errors = [e for e in result.errors if "quota is used up" in e["message"]]
+            assert errors and all(e["failure_type"] == "transient_error" for e in errors), result.errors
+            assert "GMT" in errors[0]["message"]  # says when to retry
+            assert api.requests_used("hour") == 4
+            assert "pass" in customers_state(result)  # the pages bought are saved
+            api.clock.advance(3600)
+        assert runs == 3  # 11 pages at 4 an hour
+        assert delivered == set(api.customers)
+        assert spent == pages  # no page bought twice
+        assert "pass" not in customers_state(result) and customers_state(result)["last_update_time"]
+
+
 def test_a_pass_longer_than_the_hourly_quota_resumes_without_buying_pages_again():
-    with UpgatesEmulator(customers=250, hourly_quota=2) as api:
+    with UpgatesEmulator(customers=250, hourly_quota=2, clock=quota_clock()) as api:
         config = upgates_config_for(api)
         cat = catalog(config, "customers")
-        state, delivered = None, set()
-        for _ in range(3):  # three hours of 2 requests buy the 3 pages
+        state, delivered, spent = None, set(), 0
+        for _ in range(2):  # two hours of 2 requests buy the 3 pages
             result = read(api, config, cat, state=state)
             delivered |= customer_ids(result)
+            spent += api.log.count(path="/api/v2/customers", status=200)
             state = result.last_state() or state
             api.clock.advance(3600)
+        assert result.returncode == 0, result.errors
+        assert delivered == set(api.customers) and spent == 3
+
+
+def read_until_killed(config: dict[str, Any], cat: dict[str, Any], state, kill_after: int) -> tuple[list[dict], bool]:
+    """`read`, SIGKILLed after `kill_after` RECORD lines; the messages it printed, and whether it
+    finished before that."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [script(SOURCE), "read"]
+        for name, value in (("config", config), ("catalog", cat), ("state", state)):
+            if value is not None:
+                Path(tmp, f"{name}.json").write_text(json.dumps(value))
+                args += [f"--{name}", str(Path(tmp, f"{name}.json"))]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        lines, records, killed = [], 0, False
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            lines.append(raw.decode("utf-8", "replace"))
+            if raw.startswith(b'{"type":"RECORD"') or b'"type": "RECORD"' in raw[:40] or b'"type":"RECORD"' in raw[:40]:
+                records += 1
+                if records >= kill_after:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    killed = True
+                    break
+        proc.stdout.close()
+        proc.wait(timeout=60)
+    messages, _ = parse_messages(lines)
+    return messages, not killed
+
+
+def test_killed_at_random_points_and_resumed_loses_nobody_and_rebuys_only_unprinted_pages():
+    rng = random.Random(259)
+    with UpgatesEmulator(customers=1030, service_time=0.01) as api:  # 11 pages
+        config = upgates_config_for(api, num_workers=1)
+        cat = catalog(config, "customers")
+        pages = math.ceil(len(api.customers) / 100)
+        api.log.clear()
+        state, delivered, kills, finished = None, set(), 0, False
+        while not finished:
+            before = api.log.count(path="/api/v2/customers")
+            kill_after = rng.randrange(1, 400)
+            messages, finished = read_until_killed(config, cat, state, kill_after)
+            kills += not finished
+            delivered |= {m["record"]["data"]["customer_id"] for m in messages if m.get("type") == "RECORD"}
+            states = [m["state"] for m in messages if m.get("type") == "STATE" and m["state"]["stream"]["stream_descriptor"]["name"] == "customers"]
+            if states:
+                state = [states[-1]]
+            assert kills < 20
+        spent = api.log.count(path="/api/v2/customers")
+        assert kills >= 3
         assert delivered == set(api.customers)
+        # One worker. A kill loses the pages bought but whose STATE was not yet printed: the page
+        # being delivered plus what sits in the CDK's output buffer and the pipe (up to ~2 pages).
+        # The issue's target is +1 page per kill; measured here: up to +3 (see README, Limits).
+        assert spent <= pages + 3 * kills, (spent, pages, kills)
+        print(f"killed {kills} times: {spent} customer requests for {pages} pages")
+
+
+def test_customers_on_the_cursor_second_are_never_lost_between_syncs(upgates):
+    config = upgates_config_for(upgates, lookback_minutes=0)
+    cat = catalog(config, "customers")
+    same = upgates.local_now() + timedelta(seconds=30)
+    for cid in range(1, 6):  # five customers share the newest second
+        upgates.customers[cid]["last_update_time"] = same
+    first = read(upgates, config, cat)
+    assert customers_state(first)["last_update_time"] == upgates.fmt(same)
+    late = upgates.add_customer(last_update_time=same)  # changed in the same second, after the sync
+    second = read(upgates, config, cat, state=first.last_state())
+    assert second.returncode == 0, second.errors
+    assert {1, 2, 3, 4, 5, late["customer_id"]} <= customer_ids(second)
+    assert upgates.log.count() == 1
+
+
+def test_progress_estimate_and_log_lines(upgates, upgates_config):
+    result = read(upgates, upgates_config, catalog(upgates_config, "customers"))
+    estimates = [t["estimate"] for t in result.traces if t.get("type") == "ESTIMATE"]
+    assert estimates == [{"name": "customers", "type": "STREAM", "row_estimate": 250}]
+    assert any("pages read" in line and "0 left" in line for line in result.logs)
+
+
+def test_server_side_filters_go_to_customers_only(upgates):
+    config = upgates_config_for(upgates, active_only=True, language="sk", pricelist="Základný")
+    result = read(upgates, config, catalog(config))
+    assert result.returncode == 0, result.errors
+    expected = {c["customer_id"] for c in upgates.customers.values() if c["login"]["active_yn"] and c["language"] == "sk"}
+    assert customer_ids(result) == expected
+    query = upgates.log.select(path="/api/v2/customers")[0].query
+    assert (query["active_yn"], query["language"], query["pricelist"]) == ("1", "sk", "Základný")
+    assert all("language" not in r.query for r in upgates.log.select(path="/api/v2/groups"))
+
+
+def test_plain_http_is_accepted_only_for_loopback():
+    config = {"api_url": "http://shop.example.com/api/v2", "login": "x", "api_key": "y"}
+    check = run_connector(SOURCE, "check", config=config)
+    messages = [m for m in check.messages if m.get("type") in ("CONNECTION_STATUS", "TRACE")]
+    assert "https" in json.dumps(messages) and "not allowed" in json.dumps(messages)
 
 
 @pytest.mark.slow
@@ -145,6 +261,16 @@ def test_bad_key_fails_check_without_retry_or_leak(upgates):
     assert status["status"] == "FAILED" and "HTTP 401" in status["message"]
     assert upgates.log.count() == 1  # a 401 is never retried: 5 a hour lock the address out
     assert "definitely-not-the-key" not in check.output
+
+
+def test_check_says_inactive_user_and_missing_customers_right():
+    with UpgatesEmulator(customers=3, user_active=False) as api:
+        status = run_connector(SOURCE, "check", config=upgates_config_for(api)).of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+        assert status["status"] == "FAILED" and "inactive" in status["message"]
+    with UpgatesEmulator(customers=3, rights={"groups", "pricelists"}) as api:
+        status = run_connector(SOURCE, "check", config=upgates_config_for(api)).of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+        assert status["status"] == "FAILED" and "no right to read customers" in status["message"]
+        assert api.log.summary() == {"GET status": 1}
 
 
 def test_moved_shop_names_the_new_address():
