@@ -236,8 +236,15 @@ def test_server_side_filters_go_to_customers_only(upgates):
 def test_plain_http_is_accepted_only_for_loopback():
     config = {"api_url": "http://shop.example.com/api/v2", "login": "x", "api_key": "y"}
     check = run_connector(SOURCE, "check", config=config)
-    messages = [m for m in check.messages if m.get("type") in ("CONNECTION_STATUS", "TRACE")]
-    assert "https" in json.dumps(messages) and "not allowed" in json.dumps(messages)
+    statuses = check.of_type("CONNECTION_STATUS")
+    assert statuses and statuses[0]["connectionStatus"]["status"] == "FAILED"
+    assert "http://shop.example.com/api/v2" in statuses[0]["connectionStatus"]["message"]
+    # the code says the same where the spec is not validated first (source.check_api_url)
+    from source_upgates_customers.source import check_api_url
+    with pytest.raises(Exception, match="not allowed"):
+        check_api_url(config)
+    check_api_url({"api_url": "http://127.0.0.1:8801/api/v2"})
+    check_api_url({"api_url": "https://mystore.admin.s10.upgates.com/api/v2"})
 
 
 @pytest.mark.slow
