@@ -5,8 +5,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
+# Two workers (the machine kind has 2 cores); each top-level folder stays in one worker
+# (see conftest.py). PYTEST_WORKERS=0 runs in one process.
+workers="${PYTEST_WORKERS:-2}"
+xdist=()
+if [ "$workers" != "0" ]; then xdist=(-n "$workers" --dist loadgroup); fi
 set +e
-"$ROOT/.venv/bin/python" -m pytest "$@"
+"$ROOT/.venv/bin/python" -m pytest "${xdist[@]}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
