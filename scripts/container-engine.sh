@@ -27,7 +27,7 @@ LOCAL_BASE="localhost/python-base:bookworm"
 ULIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=1000:1000)
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
-say() { echo "container-engine: $*" >&2; }
+say() { echo "container-engine: [${SECONDS}s] $*" >&2; }
 die() { echo "container-engine: ERROR: $*" >&2; exit 1; }
 
 docker_works() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }

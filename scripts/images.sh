@@ -22,13 +22,8 @@ ALL=(source-upgates-customers source-cartum destination-cartum-users destination
 WORK="$ROOT/build/images"
 mkdir -p "$WORK"
 
-say() { echo "images: $*" >&2; }
+say() { echo "images: [${SECONDS}s] $*" >&2; }
 die() { echo "images: ERROR: $*" >&2; exit 1; }
-
-engine_env="$(bash "$ROOT/scripts/container-engine.sh")" || die "no container engine (see above)"
-eval "$engine_env"
-read -r -a ENGINE <<<"$CONTAINER_ENGINE"
-read -r -a BUILD_FLAGS <<<"$CONTAINER_BUILD_FLAGS"
 
 HOST_PY="$ROOT/.venv/bin/python"
 [ -x "$HOST_PY" ] || HOST_PY="$(command -v python3)"
@@ -38,11 +33,12 @@ CONNECTORS=()
 for c in "${WANT[@]}"; do
   c="${c%/}"
   if [ ! -d "$ROOT/$c" ]; then say "$c: no folder yet, skipped"; continue; fi
-  [ -f "$ROOT/$c/Dockerfile" ] || die "$c has no Dockerfile"
-  [ -f "$ROOT/$c/pyproject.toml" ] || die "$c has no pyproject.toml"
+  if [ ! -f "$ROOT/$c/Dockerfile" ] || [ ! -f "$ROOT/$c/pyproject.toml" ]; then
+    say "FAILED: $c has no Dockerfile or no pyproject.toml"; MISSING=1; continue
+  fi
   CONNECTORS+=("$c")
 done
-[ "${#CONNECTORS[@]}" -gt 0 ] || { say "nothing to build"; exit 0; }
+[ "${#CONNECTORS[@]}" -gt 0 ] || { say "nothing to build"; exit "${MISSING:-0}"; }
 
 # Facts from pyproject.toml / metadata.yaml, read with Python's tomllib (3.11+).
 info() { # info <connector> -> lines: version, repository, needs-common(0/1)
@@ -95,28 +91,48 @@ for c in "${ALL[@]}" destination-common; do [ -f "$ROOT/$c/pyproject.toml" ] && 
 mapfile -t CDK_REQS < <(reqs cdk "${folders[@]}")
 PRE_INSTALL="${CDK_REQS[*]:-}"
 
-EXTRA=()
-if [ "${CONTAINER_WHEELHOUSE:-0}" = 1 ] && [ "${IMAGES_WHEELHOUSE:-1}" = 1 ] \
+# The wheelhouse (podman path only: docker builds use PyPI) is collected in the background
+# while the engine is set up, which may mean building the base image.
+WH="$WORK/wheels"
+wheel_pid=""
+want_wheels=0
+if [ "${IMAGES_WHEELHOUSE:-1}" = 1 ] \
+   && { [ "${CONTAINER_ENGINE:-}" = podman ] || { [ -z "${CONTAINER_ENGINE:-}" ] && ! docker info >/dev/null 2>&1; }; } \
    && "$HOST_PY" -c 'import sys, platform; sys.exit(not (sys.version_info[:2] == (3, 11) and sys.platform == "linux" and platform.machine() == "x86_64"))'; then
-  WH="$WORK/wheels"
+  want_wheels=1
   mapfile -t ALL_REQS < <(reqs all "${folders[@]}")
   stamp="$(printf '%s\n' "${ALL_REQS[@]}" | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$WH/.stamp" ] || [ "$(cat "$WH/.stamp")" != "$stamp" ]; then
-    say "collecting wheels for ${ALL_REQS[*]} into $WH"
+    say "collecting wheels for ${ALL_REQS[*]} into $WH (in the background)"
     rm -rf "$WH"; mkdir -p "$WH"
-    t0=$SECONDS
-    "$HOST_PY" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WH" "${ALL_REQS[@]}" \
-      >"$WORK/wheels.log" 2>&1 || { tail -20 "$WORK/wheels.log" >&2; die "pip wheel failed (log: $WORK/wheels.log)"; }
-    echo "$stamp" >"$WH/.stamp"
-    say "wheelhouse ready ($(ls "$WH" | wc -l) wheels, $((SECONDS - t0)) s)"
+    (
+      t0=$SECONDS
+      "$HOST_PY" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WH" "${ALL_REQS[@]}" \
+        >"$WORK/wheels.log" 2>&1 || exit 1
+      echo "$stamp" >"$WH/.stamp"
+      say "wheelhouse ready ($(ls "$WH" | wc -l) wheels, $((SECONDS - t0)) s)"
+    ) &
+    wheel_pid=$!
   fi
+fi
+
+engine_env="$(bash "$ROOT/scripts/container-engine.sh")" || { [ -n "$wheel_pid" ] && kill "$wheel_pid" 2>/dev/null; die "no container engine (see above)"; }
+eval "$engine_env"
+read -r -a ENGINE <<<"$CONTAINER_ENGINE"
+read -r -a BUILD_FLAGS <<<"$CONTAINER_BUILD_FLAGS"
+
+if [ -n "$wheel_pid" ]; then
+  wait "$wheel_pid" || { tail -20 "$WORK/wheels.log" >&2; die "pip wheel failed (log: $WORK/wheels.log)"; }
+fi
+EXTRA=()
+if [ "$want_wheels" = 1 ] && [ "${CONTAINER_WHEELHOUSE:-0}" = 1 ]; then
   EXTRA+=(-v "$WH:/wheels:ro" --build-arg PIP_FIND_LINKS=/wheels --build-arg PIP_NO_INDEX=1)
 fi
 
 [ -n "$CONTAINER_BASE_IMAGE" ] && EXTRA+=(--build-arg "BASE_IMAGE=$CONTAINER_BASE_IMAGE")
 [ -n "$PRE_INSTALL" ] && EXTRA+=(--build-arg "PRE_INSTALL=$PRE_INSTALL")
 
-status=0
+status="${MISSING:-0}"
 for c in "${CONNECTORS[@]}"; do
   mapfile -t I < <(info "$c")
   version="${I[0]}" repo="${I[1]}" common="${I[2]}"

@@ -36,7 +36,9 @@ import yaml
 
 from commerce_emulators.runner import RunResult, parse_messages, run_connector
 
-pytestmark = pytest.mark.image_tests
+# The first test also sets up the engine and builds the images: on a fresh machine (podman
+# installed with apt, base image made with debootstrap) that alone can pass pytest.ini's 600 s.
+pytestmark = [pytest.mark.image_tests, pytest.mark.timeout(2400)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["source-upgates-customers", "source-cartum"]
@@ -66,7 +68,7 @@ def _parse_assignments(text: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def engine() -> Engine:
     proc = subprocess.run(
-        ["bash", str(ROOT / "scripts/container-engine.sh")], capture_output=True, text=True, timeout=900
+        ["bash", str(ROOT / "scripts/container-engine.sh")], capture_output=True, text=True, timeout=1500
     )
     if proc.returncode != 0:
         pytest.fail(f"no container engine for the image tests:\n{proc.stderr[-3000:]}", pytrace=False)
