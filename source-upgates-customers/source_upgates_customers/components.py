@@ -203,10 +203,12 @@ class CustomersPass:
         # (the CDK's queue) are fewer than this, so the pages bought but not yet delivered (lost
         # by a kill) stay about one per worker instead of the queue's 10,000 records.
         self.output_queue: Any = getattr(message_repository, "_queue", None)
-        self.max_waiting_items = PAGE_SIZE // 5
+        self.max_waiting_items = 2
 
     def set_workers(self, workers: int) -> None:
-        self.max_waiting_items = PAGE_SIZE * max(workers - 1, 0) + PAGE_SIZE // 5
+        # one worker: the next page is bought once the last one has left the queue (a STATE or
+        # log line may remain); n workers: up to n-1 pages may wait, so requests overlap
+        self.max_waiting_items = PAGE_SIZE * max(workers - 1, 0) + 2
 
     def wait_for_room(self) -> None:
         """Called once per page, before its request, in a worker thread."""
