@@ -129,3 +129,10 @@ def test_groups_and_pricelists(upgates):
     groups = get(upgates, "groups").json()
     assert groups["number_of_pages"] == 1 and {g["name"] for g in groups["groups"]} >= {"VIP"}
     assert any(p["default_yn"] for p in get(upgates, "pricelists").json()["pricelists"])
+
+
+def test_inactive_user_gets_403_everywhere_status_included():
+    with UpgatesEmulator(customers=3, user_active=False) as api:
+        for path in ("status", "customers", "groups"):
+            r = get(api, path)
+            assert r.status_code == 403 and "inactive" in r.json()["messages"][0]["message"]
