@@ -76,7 +76,7 @@ build_local_base() {
   # No package caches in the base image.
   rm -rf "$work"/var/cache/apt/*.bin "$work"/var/cache/apt/archives/*.deb "$work"/var/lib/apt/lists/*
   ln -snf /usr/share/zoneinfo/Etc/UTC "$work/etc/localtime"
-  tar -C "$work" -c . | "${pod[@]}" import --message "debootstrap bookworm minbase + python3" - "$LOCAL_BASE" >/dev/null \
+  tar -C "$work" -c . | "${pod[@]}" import --message "debootstrap bookworm minbase + python3" - "$LOCAL_BASE" >/dev/null 9>&- \
     || die "podman import of the base image failed"
   rm -rf "$work"
   say "built $LOCAL_BASE"

@@ -22,6 +22,10 @@ ALL=(source-upgates-customers source-cartum destination-cartum-users destination
 WORK="$ROOT/build/images"
 mkdir -p "$WORK"
 
+# One build at a time (a test run and `make images` side by side share the wheelhouse and tags).
+exec 8>"$WORK/.images.lock"
+flock 8 2>/dev/null || true
+
 say() { echo "images: [${SECONDS}s] $*" >&2; }
 die() { echo "images: ERROR: $*" >&2; exit 1; }
 
@@ -152,7 +156,7 @@ for c in "${CONNECTORS[@]}"; do
   t0=$SECONDS
   if "${ENGINE[@]}" build "${BUILD_FLAGS[@]}" "${EXTRA[@]}" "${ctx[@]}" \
       --build-arg "CONNECTOR_VERSION=$version" \
-      -t "$repo:$version" -t "$repo:dev" -f "$ROOT/$c/Dockerfile" "$ROOT/$c" \
+      -t "$repo:$version" -t "$repo:dev" -f "$ROOT/$c/Dockerfile" "$ROOT/$c" 8>&- \
       >"$WORK/$c.build.log" 2>&1; then
     say "built $repo:$version in $((SECONDS - t0)) s"
     echo "$c=$repo:$version"
