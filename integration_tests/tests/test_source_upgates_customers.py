@@ -315,3 +315,15 @@ def test_groups_as_an_array_and_other_list_orders_read_the_same():
             result = read(api, config, catalog(config, "customers"))
             assert result.returncode == 0, (switches, result.errors)
             assert customer_ids(result) == set(api.customers), switches
+
+
+def test_full_refresh_reads_the_same_pages_and_ignores_a_saved_pass(upgates):
+    config = upgates_config_for(upgates)
+    cat = catalog(config, "customers", mode="full_refresh")
+    saved = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": {
+        "last_update_time": "2099-01-01T00:00:00+01:00", "pass": {"from": "2099-01-01T00:00:00+01:00", "pages_done": 2}}}}]
+    result = read(upgates, config, cat, state=saved)
+    assert result.returncode == 0, result.errors
+    assert customer_ids(result) == set(upgates.customers)
+    assert upgates.log.count(path="/api/v2/customers") == 3
+    assert customers_state(result) == {"__ab_no_cursor_state_message": True}
