@@ -286,7 +286,7 @@ class PagePartition(DeclarativePartition):
                 return
             try:
                 yield from super().read()
-            except BaseException:
+            except Exception:
                 self._pass.stopped = True
                 raise
         self._pass.page_read(self.page)
@@ -294,7 +294,7 @@ class PagePartition(DeclarativePartition):
     def fetch(self) -> List[Record]:
         try:
             return list(super().read())
-        except BaseException:
+        except Exception:
             self._pass.stopped = True
             raise
 
