@@ -38,7 +38,7 @@ from commerce_emulators.runner import RunResult, parse_messages, run_connector
 
 # The first test also sets up the engine and builds the images: on a fresh machine (podman
 # installed with apt, base image made with debootstrap) that alone can pass pytest.ini's 600 s.
-pytestmark = [pytest.mark.image_tests, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.image_tests, pytest.mark.timeout(2400), pytest.mark.xdist_group("integration_tests/test_images.py")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["source-upgates-customers", "source-cartum"]
@@ -288,6 +288,12 @@ def test_metadata_is_in_step_with_the_package_and_image(name: str) -> None:
     meta_path = folder / "metadata.yaml"
     assert meta_path.exists(), f"{name}/metadata.yaml is missing"
     data = yaml.safe_load(meta_path.read_text())["data"]
+    required = ["definitionId", "name", "dockerRepository", "dockerImageTag", "connectorType", "connectorSubtype",
+                "releaseStage", "supportLevel", "license", "documentationUrl", "tags", "allowedHosts",
+                "connectorBuildOptions"]
+    assert [k for k in required if not data.get(k)] == [], f"{name}/metadata.yaml lacks keys"
+    assert data["connectorType"] == ("source" if name.startswith("source-") else "destination")
+    assert "language:python" in data["tags"] and any(t.startswith("cdk:") for t in data["tags"]), data["tags"]
     assert data["dockerRepository"] == f"airbyte/{name}"
     assert str(data["dockerImageTag"]) == pyproject_version(name), "dockerImageTag must equal the pyproject version"
     dockerfile = (folder / "Dockerfile").read_text()
