@@ -24,9 +24,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 
-# Packages in install order: shared libraries first, then connectors, then the emulators.
-mapfile -t PKGS < <(cd "$ROOT" && ls -d destination-common source-* destination-* integration_tests 2>/dev/null \
-  | awk '!seen[$0]++' | while read -r d; do [ -f "$d/pyproject.toml" ] && echo "$d"; done)
+# Every folder with a pyproject.toml: the shared destination-common, the connectors, the
+# emulators. They go to pip in one command, so a destination's dependency on
+# destination-common resolves to this folder (it is not on PyPI).
+mapfile -t PKGS < <(cd "$ROOT" && for d in destination-common source-* destination-* integration_tests; do
+  [ -f "$d/pyproject.toml" ] && echo "$d"; done | awk '!seen[$0]++')
 
 stamp_src="$(cd "$ROOT" && cat requirements-dev.txt "${PKGS[@]/%//pyproject.toml}" | sha256sum | cut -d' ' -f1)"
 stamp_file="$VENV/.project-stamp"
