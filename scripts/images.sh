@@ -26,7 +26,8 @@ mkdir -p "$WORK"
 exec 8>"$WORK/.images.lock"
 flock 8 2>/dev/null || true
 
-say() { echo "images: [${SECONDS}s] $*" >&2; }
+: >"$WORK/images.log"
+say() { echo "images: [${SECONDS}s] $*" | tee -a "$WORK/images.log" >&2; }
 die() { echo "images: ERROR: $*" >&2; exit 1; }
 
 HOST_PY="$ROOT/.venv/bin/python"
