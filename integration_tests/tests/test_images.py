@@ -35,6 +35,7 @@ import pytest
 import yaml
 
 from commerce_emulators.runner import RunResult, parse_messages, run_connector
+from commerce_emulators.runner import script as script_path
 
 # The first test also sets up the engine and builds the images: on a fresh machine (podman
 # installed with apt, base image made with debootstrap) that alone can pass pytest.ini's 600 s.
@@ -432,3 +433,77 @@ def test_destination_image_answers_as_the_venv(engine: Engine, built: dict[str, 
         assert error_messages(img) == error_messages(venv) == []
         assert api_img.log.summary() == api_venv.log.summary()
         assert secret_of(api_img) not in img.output
+
+
+# ---- a connection: source image piped into destination image --------------------------------
+def _pipe(src_args: list[str], dst_args: list[str], timeout: float = 300) -> tuple[int, int, RunResult]:
+    """`source read | destination write` through an OS pipe, as in docs/images.md."""
+    src = subprocess.Popen(src_args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    dst = subprocess.Popen(dst_args, stdin=src.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert src.stdout is not None
+    src.stdout.close()  # the destination holds the read end now
+    out, err = dst.communicate(timeout=timeout)
+    src_rc = src.wait(timeout=60)
+    messages, noise = parse_messages(out.decode("utf-8", "replace").splitlines())
+    return src_rc, dst.returncode, RunResult(dst_args, dst.returncode, messages, err.decode("utf-8", "replace"), noise)
+
+
+def test_connection_of_images_matches_the_venv_connection(engine: Engine, built: dict[str, Any]) -> None:
+    """UPgates customers into a Cartum shop, images piped together as the docs show, against
+    the same pipe of console scripts: the same states echoed, the same users in the shop."""
+    src_name, dst_name = "source-upgates-customers", "destination-cartum-users"
+    src_image, dst_image = image_of(src_name, built), image_of(dst_name, built)
+    from commerce_emulators.cartum import CartumEmulator
+    from commerce_emulators.fixtures.cartum_import import cartum_write_config
+    from commerce_emulators.fixtures.upgates import upgates_config_for
+    from commerce_emulators.runner import configured_catalog
+    from commerce_emulators.upgates import UpgatesEmulator
+
+    with UpgatesEmulator(customers=40, max_concurrent=10) as upgates, \
+            CartumEmulator(users=5, orders=0) as shop_venv, CartumEmulator(users=5, orders=0) as shop_img:
+        src_config = upgates_config_for(upgates)
+        discovered = run_connector(console_script(src_name), "discover", config=src_config)
+        streams = [s for s in one(discovered, "CATALOG")["catalog"]["streams"] if s["name"] == "customers"]
+        catalog = configured_catalog(streams, "incremental", "append_dedup")
+        for entry in catalog["streams"]:
+            entry["destination_object_name"] = "users"
+
+        def dst_config(shop: Any) -> dict:
+            return cartum_write_config(shop, mapping={"preset": "upgates_customer", "default_customer_group_id": 2})
+
+        with tempfile.TemporaryDirectory(prefix="image-pipe-") as tmp:
+            os.chmod(tmp, 0o755)
+            files = {
+                "source_config.json": src_config, "source_catalog.json": catalog,
+                "destination_config.json": dst_config(shop_img), "destination_catalog.json": catalog,
+                "venv_destination_config.json": dst_config(shop_venv),
+            }
+            for fname, value in files.items():
+                (Path(tmp) / fname).write_text(json.dumps(value))
+                (Path(tmp) / fname).chmod(0o644)
+
+            def container(image: str, *args: str) -> list[str]:
+                return [*engine.command, "run", "--rm", "-i", *engine.run_flags, "-v", f"{tmp}:/config:ro", image, *args]
+
+            venv_run, image_run = both(
+                lambda: _pipe(
+                    [script_path(src_name), "read", "--config", f"{tmp}/source_config.json", "--catalog", f"{tmp}/source_catalog.json"],
+                    [script_path(dst_name), "write", "--config", f"{tmp}/venv_destination_config.json", "--catalog", f"{tmp}/source_catalog.json"],
+                ),
+                lambda: _pipe(
+                    container(src_image, "read", "--config", "/config/source_config.json", "--catalog", "/config/source_catalog.json"),
+                    container(dst_image, "write", "--config", "/config/destination_config.json", "--catalog", "/config/destination_catalog.json"),
+                ),
+            )
+        (v_src, v_dst, venv), (i_src, i_dst, img) = venv_run, image_run
+        assert (i_src, i_dst) == (v_src, v_dst) == (0, 0), f"{img.stderr[-2000:]}\n{venv.stderr[-2000:]}"
+        assert img.states and [strip_times(s) for s in img.states] == [strip_times(s) for s in venv.states]
+        assert error_messages(img) == error_messages(venv) == []
+
+        def users(shop: Any) -> dict:
+            keep = ("title", "email", "phone", "country", "city", "address", "customer_group_id")
+            return {email: {k: u.get(k) for k in keep} for email, u in shop.shop.users.items()}
+
+        imported = {c["login"]["email"] for c in upgates.customers.values()}
+        assert imported <= set(users(shop_img)), "customers missing from the shop written by the image"
+        assert users(shop_img) == users(shop_venv)
