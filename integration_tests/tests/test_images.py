@@ -67,7 +67,9 @@ def _parse_assignments(text: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Engine:
+def engine(built: dict[str, Any]) -> Engine:
+    # After `built`: images.sh sets the engine up itself (the base image is made while the
+    # wheelhouse is collected), so this call only reads the settings.
     proc = subprocess.run(
         ["bash", str(ROOT / "scripts/container-engine.sh")], capture_output=True, text=True, timeout=1500
     )
@@ -78,7 +80,7 @@ def engine() -> Engine:
 
 
 @pytest.fixture(scope="session")
-def built(engine: Engine) -> dict[str, Any]:
+def built() -> dict[str, Any]:
     """Builds every connector that has a folder, once per session: {connector: image} and, for
     a failed build, the tail of its log."""
     present = [c for c in CONNECTORS if (ROOT / c).is_dir()]
