@@ -8,10 +8,11 @@
 #   sources:       the connector folder, as Airbyte's tooling builds it.
 #   destinations:  the connector folder plus a named context `destination-common` (the shared
 #                  package, not on PyPI): --build-context destination-common=destination-common
+#                  (here a clean copy of it in build/images/ctx, without caches)
 #
 # Speed (the test tier builds all four on a 2-core box):
-#   - every Dockerfile's builder stage pre-installs the CDK in one layer (build arg
-#     PRE_INSTALL); the four builds pass the same value, so that layer is built once and reused;
+#   - every Dockerfile installs the CDK first, in a layer of its own (build arg PRE_INSTALL);
+#     the four builds pass the same value, so that layer is built once and shared;
 #   - with podman (machines without docker, whose build containers reach PyPI only through a
 #     slow proxy) the dependencies are first collected as wheels on the host with the host's
 #     pip, into build/images/wheels, and the builds install from there with --no-index;
