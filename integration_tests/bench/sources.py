@@ -105,9 +105,13 @@ def bench_upgates(results: Results, sizes: Sizes, log: Callable[[str], None]) ->
         changed = max(1, int(n * sizes.changed_share))
         rng = random.Random(7)
         for rep in range(sizes.reps):
+            # an hour passes; the changes are spread over it (all at one instant, they would
+            # all sit inside the next sync's 10-minute lookback)
             emu.clock.advance(3600)
+            now_local = emu.local_now()
             for cid in rng.sample(sorted(emu.customers), changed):
                 emu.update_customer(cid, nickname=f"changed-{rep}")
+                emu.customers[cid]["last_update_time"] = now_local - timedelta(seconds=rng.randrange(3600))
             emu.log.clear()
             r = run_read(UPGATES, work, config, catalog, state)
             state = r.states or state
@@ -331,13 +335,17 @@ def bench_cartum(results: Results, sizes: Sizes, log: Callable[[str], None]) -> 
             # incremental: 1% new, an emulated day later each time
             added = max(1, int(count * sizes.changed_share))
             inc_req, inc_rec = [], []
+            rng = random.Random(9)
             for rep in range(sizes.reps):
+                # a day passes; the new users / orders are spread over it, in time order
                 emu.clock.advance(86400)
+                now_local = emu.local_now()
+                moments = sorted(now_local - timedelta(seconds=rng.randrange(86400)) for _ in range(added))
                 if stream == "users":
-                    for _ in range(added):
-                        emu.add_user()
+                    for moment in moments:
+                        emu.add_user(registered=moment)
                 else:
-                    emu.add_orders(added)
+                    emu.add_orders(added, moments)
                 emu.log.clear()
                 r = run_read(CARTUM, work, config, catalog, state)
                 state = r.states or state

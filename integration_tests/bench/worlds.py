@@ -133,16 +133,17 @@ class BenchCartum(CartumEmulator):
         super().__init__(*args, **kwargs)
         self._read_cache: dict[Any, list[dict[str, Any]]] = {}
 
-    def add_orders(self, count: int) -> None:
-        """`count` new orders created now by random users, as `add_order()` makes them, without
-        sorting the whole user list for each one (add_order does; minutes at 100,000 users)."""
+    def add_orders(self, count: int, moments: list[Any] | None = None) -> None:
+        """`count` new orders by random users (created now, or at `moments`), as `add_order()`
+        makes them, without sorting the whole user list for each one (add_order does; minutes
+        at 100,000 users)."""
         from commerce_emulators.cartum_seed import make_order
 
         with self.lock:
             users = self.shop.users_by_id()
-            for _ in range(count):
+            for i in range(count):
                 user = self.random.choice(users) if users else None
-                make_order(self.shop, self.random, self.local_now(), user)
+                make_order(self.shop, self.random, moments[i] if moments else self.local_now(), user)
 
     def _world(self) -> tuple[Any, ...]:
         shop = self.shop
