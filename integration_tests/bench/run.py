@@ -74,7 +74,7 @@ def write_out(args: argparse.Namespace, results: Results, info: dict, sizes: Siz
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each")
-    parser.add_argument("--only", nargs="*", default=None, help="items to run: 1 2 3 4 5")
+    parser.add_argument("--only", nargs="*", default=None, help="items to run: 1 2 3 4 5 (1u, 1c: half of item 1)")
     parser.add_argument("--reps", type=int, help="runs per figure (default 3, quick 1)")
     parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "results.json")
     args = parser.parse_args(argv)
@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.reps:
         sizes.reps = args.reps
     only = set(args.only or ["1", "2", "3", "4", "5"])
+    # "1u" / "1c": only the UPgates or only the Cartum half of item 1
+    if "1" in only:
+        only |= {"1u", "1c"}
     results = Results(_log)
     info = machine()
     started = time.time()
@@ -91,13 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     from bench import destinations, pipelines, sources
 
     suites = []
-    if "1" in only:
+    if "1u" in only:
         suites.append(("1 UPgates", sources.bench_upgates))
     if "3" in only:
         suites.append(("3 UPgates CPU per record", sources.bench_upgates_cpu))
     if "2" in only:
         suites.append(("2 UPgates under limits", sources.bench_upgates_limits))
-    if "1" in only:
+    if "1c" in only:
         suites.append(("1 Cartum", sources.bench_cartum))
     if "4" in only:
         suites.append(("4 destinations", destinations.bench_destinations))
