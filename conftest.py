@@ -19,6 +19,7 @@ pytest_plugins = [f"commerce_emulators.fixtures.{m.name}" for m in pkgutil.iter_
 _ROOT = Path(__file__).resolve().parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist turns the marks into node-id suffixes
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         try:
