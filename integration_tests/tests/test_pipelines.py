@@ -282,3 +282,76 @@ def test_rejections_over_threshold_fail_the_sync(world, tmp_path):
     assert any("rejected" in e.lower() for e in run.destination_errors), run.destination_errors
     # Everything valid was still written before the failure.
     assert len(world.cartum.shop.users) >= 15 + 230
+
+
+# ---- faults that need their own world ----------------------------------------------------------
+def _world(**upgates: Any) -> World:
+    return World(
+        UpgatesEmulator(seed=9, **{"customers": 230, **upgates}).start(),
+        CartumEmulator(users=40, orders=0, seed=9).start(),
+        LoyaltyEmulator(customers=0, seed=9).start(),
+    )
+
+
+def test_upgates_429_for_concurrency_is_waited_out(tmp_path):
+    w = _world(customers=650, max_concurrent=1, service_time=0.3)  # slow answers overlap
+    try:
+        up_to_cartum, _ = connections(w, tmp_path)
+        up_to_cartum.source_config["num_workers"] = 3  # more than the shop allows now
+        assert_ok(up_to_cartum.run())
+        assert w.upgates.log.count(path="/api/v2/customers", status=429) >= 1, "no 429 was provoked"
+        assert_cartum_holds_upgates(w)
+    finally:
+        w.stop()
+
+
+def test_upgates_quota_stops_the_sync_and_the_next_hour_resumes_it(tmp_path):
+    from datetime import datetime, timezone
+
+    from commerce_emulators.base import Clock
+
+    # Shop time starts 5 s into an hour, so the quota's Retry-After (next hour) is far away.
+    start = datetime.now(timezone.utc).replace(minute=0, second=5, microsecond=0)
+    w = _world(customers=450, hourly_quota=3, clock=Clock(start=start))
+    try:
+        up_to_cartum, _ = connections(w, tmp_path)
+        up_to_cartum.source_config["max_rate_limit_wait_seconds"] = 30
+        first = up_to_cartum.run()
+        assert not first.ok
+        assert any("quota" in e.lower() for e in first.source_errors), first.source_errors
+        assert 0 < len(w.cartum.shop.users) - 40 < 450  # what was read before the stop arrived
+        w.upgates.clock.advance(3600)  # the next hour: a new quota
+        assert_ok(up_to_cartum.run())
+        assert_cartum_holds_upgates(w)
+        bought = w.upgates.log.count(path="/api/v2/customers", status=200)
+        assert bought == 5, f"{bought} customer pages bought for ceil(450/100) = 5"
+    finally:
+        w.stop()
+
+
+def test_cartum_import_timeout_is_retried(world, tmp_path):
+    up_to_cartum, _ = connections(world, tmp_path)
+    up_to_cartum.destination_config["request_timeout_seconds"] = 2
+    world.cartum.inject("timeout", delay=4, path="/api/users/import", times=1)
+    assert_ok(up_to_cartum.run())
+    assert_cartum_holds_upgates(world)
+    assert world.cartum.faults[0].hits == 1
+
+
+def test_loyalty_batch_error_isolates_the_bad_lines(tmp_path):
+    """Two Cartum users whose e-mails the loyalty platform refuses: the batch error is split
+    until those two lines are rejected with the API's message; everyone else is enrolled."""
+    w = _world()
+    try:
+        bad = [w.cartum.add_user(email=e) for e in ("ivan@localhost", "olena@@kyiv.ua")]
+        _, cartum_to_loyalty = connections(w, tmp_path)
+        run = cartum_to_loyalty.run()
+        assert_ok(run)
+        reasons = rejected_reasons(cartum_to_loyalty.destination_config["rejected_records_path"])
+        assert sum(reasons.values()) == 2 and all("not a valid address" in r for r in reasons), reasons
+        bad_codes = {str(u["id"]) for u in bad}
+        assert not bad_codes & set(w.loyalty.customers)
+        good = [u for u in w.cartum.shop.users.values() if str(u["id"]) not in bad_codes]
+        assert {str(u["id"]) for u in good} <= set(w.loyalty.customers)
+    finally:
+        w.stop()
