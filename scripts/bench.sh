@@ -6,5 +6,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
+# Peak memory comes from GNU time's report (Debian package `time`); install it when missing
+# and we may (root with apt-get), otherwise the bench runs and reports memory as unknown.
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "bench: installing GNU time (apt-get install time)"
+  { apt-get update -qq && apt-get install -y -qq time; } >/dev/null 2>&1 || echo "bench: could not install GNU time; peak memory will be unknown" >&2
+fi
 cd "$ROOT"
 PYTHONPATH="$ROOT/integration_tests${PYTHONPATH:+:$PYTHONPATH}" exec "$ROOT/.venv/bin/python" -m bench "$@"
