@@ -1,20 +1,11 @@
 import sys
-import traceback
-from datetime import datetime, timezone
 from typing import List, Optional
 
 import orjson
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
-from airbyte_cdk.models import (
-    AirbyteErrorTraceMessage,
-    AirbyteMessage,
-    AirbyteMessageSerializer,
-    AirbyteTraceMessage,
-    FailureType,
-    TraceType,
-    Type,
-)
+from airbyte_cdk.models import AirbyteMessageSerializer, FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_upgates_customers.source import SourceUpgatesCustomers
 
@@ -32,20 +23,12 @@ def _get_source(args: List[str]) -> Optional[SourceUpgatesCustomers]:
             state=SourceUpgatesCustomers.read_state(state_path) if state_path else None,
         )
     except Exception as error:  # the platform needs a TRACE message, not a traceback
-        message = AirbyteMessage(
-            type=Type.TRACE,
-            trace=AirbyteTraceMessage(
-                type=TraceType.ERROR,
-                emitted_at=int(datetime.now(timezone.utc).timestamp() * 1000),
-                error=AirbyteErrorTraceMessage(
-                    message=f"source-upgates-customers could not start: {error}",
-                    internal_message=str(error),
-                    stack_trace=traceback.format_exc(),
-                    failure_type=FailureType.config_error,
-                ),
-            ),
+        traced = AirbyteTracedException.from_exception(
+            error,
+            message=f"source-upgates-customers could not start: {error}",
+            failure_type=FailureType.config_error,
         )
-        print(orjson.dumps(AirbyteMessageSerializer.dump(message)).decode(), flush=True)
+        print(orjson.dumps(AirbyteMessageSerializer.dump(traced.as_airbyte_message())).decode(), flush=True)
         return None
 
 
