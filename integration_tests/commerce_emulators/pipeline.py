@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from commerce_emulators.runner import configured_catalog, run_connector, script
+from commerce_emulators.runner import configured_catalog, run_connector, script, state_key
 
 
 @dataclass
@@ -141,7 +141,7 @@ class Pipeline:
         result = PipelineRun(self.name)
         catalog = self.catalog()
         state = self.load_state()
-        committed: dict[str, dict[str, Any]] = {json.dumps(_state_key(s)): s for s in (state or [])}
+        committed: dict[str, dict[str, Any]] = {state_key(s): s for s in (state or [])}
         with tempfile.TemporaryDirectory(prefix=f"pipeline-{self.name}-") as tmp:
             paths = {}
             for key, value in (
@@ -237,7 +237,7 @@ class Pipeline:
             kind = msg.get("type")
             if kind == "STATE":
                 state = msg["state"]
-                committed[json.dumps(_state_key(state))] = state
+                committed[state_key(state)] = state
                 result.states_committed += 1
                 self.save_state(list(committed.values()))
             elif kind == "LOG":
@@ -247,13 +247,6 @@ class Pipeline:
                     self.progress(f"[{self.name}] destination: {line}")
             elif kind == "TRACE" and msg["trace"].get("type") == "ERROR":
                 result.destination_errors.append(msg["trace"]["error"].get("message", ""))
-
-
-def _state_key(state: dict[str, Any]) -> Any:
-    if state.get("type") == "STREAM":
-        desc = state["stream"]["stream_descriptor"]
-        return [desc.get("namespace"), desc["name"]]
-    return state.get("type", "LEGACY")
 
 
 def _drain(stream: Any, sink: list[bytes]) -> None:

@@ -63,14 +63,16 @@ class RunResult:
 
     def last_state(self) -> list[dict[str, Any]] | None:
         """The states to pass to the next run: the latest per stream (or the global one)."""
-        latest: dict[str, dict[str, Any]] = {}
-        for s in self.states:
-            if s.get("type") == "STREAM":
-                desc = s["stream"]["stream_descriptor"]
-                latest[f"{desc.get('namespace')}/{desc['name']}"] = s
-            else:
-                latest["__global__"] = s
+        latest = {state_key(s): s for s in self.states}
         return list(latest.values()) or None
+
+
+def state_key(state: dict[str, Any]) -> str:
+    """Which state a STATE message replaces: its stream's (namespace/name), or the global one."""
+    if state.get("type") == "STREAM":
+        desc = state["stream"]["stream_descriptor"]
+        return f"{desc.get('namespace')}/{desc['name']}"
+    return "__global__"
 
 
 def parse_messages(lines: Iterable[str]) -> tuple[list[dict[str, Any]], list[str]]:

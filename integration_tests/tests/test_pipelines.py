@@ -22,6 +22,7 @@ from commerce_emulators.upgates import UpgatesEmulator
 COUNTRIES = {"CZ": "Czech Republic", "SK": "Slovakia"}
 GROUPS = {"VIP": 4, "Veľkoobchod": 3}
 DEFAULT_GROUP = 2
+UPGATES_GROUPS = {1: "Maloobchod", 2: "Veľkoobchod", 3: "VIP"}
 
 
 @pytest.fixture
@@ -69,9 +70,6 @@ def expected_cartum_user(c: dict[str, Any]) -> dict[str, Any]:
     if company:
         out["company"] = company
     return out
-
-
-UPGATES_GROUPS = {1: "Maloobchod", 2: "Veľkoobchod", 3: "VIP"}
 
 
 def assert_cartum_holds_upgates(world: World) -> None:
