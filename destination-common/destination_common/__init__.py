@@ -54,3 +54,8 @@ __all__ = [
     "resolve_streams",
     "set_path",
 ]
+
+# phones (H-sec): E.164 normalisation with phonenumbers, country field -> region
+from destination_common.phones import INVALID_PHONE_CHOICES, PhoneResult, normalise_phone, region_for_country  # noqa: E402
+
+__all__ += ["INVALID_PHONE_CHOICES", "PhoneResult", "normalise_phone", "region_for_country"]

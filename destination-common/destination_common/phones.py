@@ -1,0 +1,197 @@
+"""Phone numbers to E.164 with `phonenumbers` (the maintained Python port of Google's
+libphonenumber), and the region (ISO 3166 alpha-2) a record's country field names.
+
+    region = region_for_country(record.get("country_id")) or config.get("default_phone_region")
+    result = normalise_phone(record.get("phone"), region)
+    if result.e164:            payload["phone"] = result.e164     # result.changed: note it
+    elif result.reason:        drop the field or reject the record (config `invalid_phone`)
+
+Reasons never quote the phone itself (they reach logs; record contents appear in logs only
+as keys). `phonenumbers` is imported on first use, so `spec` does not pay for it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Optional
+
+INVALID_PHONE_CHOICES = ("drop_field", "reject_record")
+
+# Longer than any phone written by a person; phonenumbers itself refuses > 250 characters.
+_MAX_INPUT = 64
+
+
+@dataclass(frozen=True)
+class PhoneResult:
+    """`e164`: the number as `+<country><number>` or None; `changed`: e164 differs from the
+    text given; `reason`: why there is no e164 (None for an empty input)."""
+
+    e164: Optional[str]
+    changed: bool
+    reason: Optional[str]
+
+
+def _region_code(region: Any) -> Optional[str]:
+    if region in (None, ""):
+        return None
+    return region_for_country(region)
+
+
+def normalise_phone(value: Any, region: Optional[str] = None) -> PhoneResult:
+    """`value` (a phone as written: `785 206 025`, `0631234567`, `+420 785 206 025`,
+    `00420785206025`, an int) as E.164. `region` (ISO alpha-2, e.g. the record's country or
+    the config's `default_phone_region`; a country name is accepted too) is used for a number
+    written without its country code. A number counts when its length is possible for its
+    country (libphonenumber's `is_possible_number`): the numbering plans change faster than
+    any library, and a customer must not lose a phone for a newly opened prefix.
+    Empty/None → `PhoneResult(None, False, None)`; unparseable → e164 None with a reason."""
+    if value is None or isinstance(value, bool):
+        return PhoneResult(None, False, None if value is None else "phone is not text or a number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            return PhoneResult(None, False, "phone is a fractional number")
+        value = int(value)
+    if not isinstance(value, (str, int)):
+        return PhoneResult(None, False, f"phone is a {type(value).__name__}, not text")
+    original = str(value)
+    text = original.strip()
+    if not text:
+        return PhoneResult(None, False, None)
+    if len(text) > _MAX_INPUT:
+        return PhoneResult(None, False, f"phone is longer than {_MAX_INPUT} characters")
+    if isinstance(value, int) and not original.startswith("0") and region is None:
+        text = "+" + text  # a bare number with no region can only be international
+    import phonenumbers
+    from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+    code = _region_code(region)
+    candidates = [text]
+    compact = re.sub(r"[\s().\-/]", "", text)
+    if compact.startswith("00") and code is None:
+        candidates.append("+" + compact[2:])  # the international prefix of most of Europe
+    reason = "phone could not be read"
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, code)
+        except NumberParseException as exc:
+            if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
+                if code is None and not candidate.lstrip().startswith("+"):
+                    reason = (
+                        "phone has no country code (+…) and the record's country is unknown; "
+                        "set default_phone_region or write the number with its +country code"
+                    )
+                else:
+                    reason = "phone has an unknown country code"
+            elif exc.error_type == NumberParseException.NOT_A_NUMBER:
+                reason = "phone is not a phone number"
+            elif exc.error_type == NumberParseException.TOO_SHORT_NSN or exc.error_type == NumberParseException.TOO_SHORT_AFTER_IDD:
+                reason = "phone is too short"
+            elif exc.error_type == NumberParseException.TOO_LONG:
+                reason = "phone is too long"
+            continue
+        verdict = phonenumbers.is_possible_number_with_reason(number)
+        if verdict != ValidationResult.IS_POSSIBLE:
+            where = phonenumbers.region_code_for_number(number) or code or "its country"
+            if verdict in (ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
+                reason = f"phone is too short for {where}"
+            elif verdict == ValidationResult.TOO_LONG:
+                reason = f"phone is too long for {where}"
+            elif verdict == ValidationResult.INVALID_COUNTRY_CODE:
+                reason = "phone has an unknown country code"
+            else:
+                reason = f"phone has an impossible length for {where}"
+            continue
+        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        return PhoneResult(e164, e164 != original, None)
+    return PhoneResult(None, False, reason)
+
+
+# ---- countries ---------------------------------------------------------------------------
+_LANGUAGES = ("en", "cs", "sk", "uk", "ru", "de", "pl", "hu")
+# Names people write that libphonenumber's locale table lacks (it has one name per language).
+_ALIASES: dict[str, str] = {
+    "česko": "CZ", "czechia": "CZ", "czech republic": "CZ", "czech rep": "CZ", "česká republika": "CZ",
+    "čr": "CZ", "čechy": "CZ", "чехія": "CZ", "чеська республіка": "CZ", "чехия": "CZ",
+    "чешская республика": "CZ", "tschechien": "CZ", "czechy": "CZ", "csehország": "CZ",
+    "slovensko": "SK", "slovakia": "SK", "slovak republic": "SK", "slovenská republika": "SK",
+    "словаччина": "SK", "словакия": "SK", "slowakei": "SK", "słowacja": "SK", "szlovákia": "SK",
+    "ukrajina": "UA", "україна": "UA", "украина": "UA", "ukraine": "UA",
+    "ukraina": "UA", "ukrajna": "UA", "polsko": "PL", "poľsko": "PL", "польща": "PL", "польша": "PL",
+    "polska": "PL", "poland": "PL", "německo": "DE", "nemecko": "DE", "німеччина": "DE", "германия": "DE",
+    "deutschland": "DE", "germany": "DE", "rakousko": "AT", "rakúsko": "AT", "австрія": "AT",
+    "австрия": "AT", "österreich": "AT", "austria": "AT", "maďarsko": "HU", "угорщина": "HU",
+    "венгрия": "HU", "magyarország": "HU", "hungary": "HU", "usa": "US", "u.s.a.": "US",
+    "united states": "US", "united states of america": "US", "spojené státy": "US", "сша": "US",
+    "uk": "GB", "great britain": "GB", "united kingdom": "GB", "england": "GB", "velká británie": "GB",
+    "veľká británia": "GB", "велика британія": "GB", "великобритания": "GB",
+    "moldavsko": "MD", "молдова": "MD", "rumunsko": "RO", "румунія": "RO", "румыния": "RO",
+    "bělorusko": "BY", "bielorusko": "BY", "білорусь": "BY", "беларусь": "BY",
+    "rusko": "RU", "росія": "RU", "россия": "RU", "russia": "RU",
+}
+_ALPHA3: dict[str, str] = {
+    "CZE": "CZ", "SVK": "SK", "UKR": "UA", "POL": "PL", "DEU": "DE", "AUT": "AT", "HUN": "HU",
+    "ROU": "RO", "MDA": "MD", "BLR": "BY", "RUS": "RU", "LTU": "LT", "LVA": "LV", "EST": "EE",
+    "GBR": "GB", "USA": "US", "CAN": "CA", "FRA": "FR", "ITA": "IT", "ESP": "ES", "PRT": "PT",
+    "NLD": "NL", "BEL": "BE", "LUX": "LU", "CHE": "CH", "DNK": "DK", "SWE": "SE", "NOR": "NO",
+    "FIN": "FI", "IRL": "IE", "GRC": "GR", "BGR": "BG", "HRV": "HR", "SVN": "SI", "SRB": "RS",
+    "TUR": "TR", "ISR": "IL", "GEO": "GE", "ARM": "AM", "AZE": "AZ", "KAZ": "KZ",
+}
+_TWO_LETTER_ALIASES = {"UK": "GB", "EL": "GR"}  # common non-ISO codes (EU usage)
+_NAMES: Optional[dict[str, str]] = None
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[\s.]+", " ", text).strip()
+
+
+def _names() -> dict[str, str]:
+    global _NAMES
+    if _NAMES is None:
+        from phonenumbers.geodata.locale import LOCALE_DATA
+
+        names: dict[str, str] = {}
+        for region, by_lang in LOCALE_DATA.items():
+            for lang in _LANGUAGES:
+                name = by_lang.get("aa" if lang == "en" else lang)
+                while isinstance(name, str) and name.startswith("*"):
+                    name = by_lang.get(name[1:])
+                if name:
+                    names.setdefault(_fold(name), region)
+        for alias, region in _ALIASES.items():
+            names[_fold(alias)] = region
+        _NAMES = names
+    return _NAMES
+
+
+def _supported() -> frozenset:
+    import phonenumbers
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+def region_for_country(value: Any) -> Optional[str]:
+    """The ISO 3166 alpha-2 region a country field names, or None: an alpha-2 code in any case
+    (a UPgates `country_id` such as `CZ`, `sk`), an alpha-3 code (`CZE`), a calling code
+    (`+420`), or a country name in Czech, Slovak, Ukrainian, Russian, English (also German,
+    Polish, Hungarian), diacritics and case ignored (`Česká republika`, `Slovensko`, `Україна`)."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if not text or len(text) > 80:
+        return None
+    upper = text.upper()
+    if re.fullmatch(r"[A-Z]{2}", upper):
+        upper = _TWO_LETTER_ALIASES.get(upper, upper)
+        return upper if upper in _supported() else None
+    if re.fullmatch(r"[A-Z]{3}", upper) and upper in _ALPHA3:
+        return _ALPHA3[upper]
+    if re.fullmatch(r"\+?\d{1,3}", text):
+        import phonenumbers
+
+        region = phonenumbers.region_code_for_country_code(int(text.lstrip("+")))
+        return region if region and region != "ZZ" else None
+    return _names().get(_fold(text))
