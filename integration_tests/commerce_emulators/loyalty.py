@@ -10,10 +10,18 @@ read calls a test needs to read back what was written (`manage_fields` list, `ca
 
 Switches for what nobody documents (keyword arguments, also plain attributes):
 - `max_lines`: maximum profiles_data lines per batch (None: unlimited). More → batch error.
+- `echo_request`: answers carry the request's form back, URL-encoded, as some gateways' error
+  pages do (`"fields"` in JSON, `<request>` in XML; with `echo_request="unreadable"` the answer
+  is an HTML page with the form in it). A connector must never print it unredacted.
 - `errors_fail_batch`: a line with an invalid value (bad custom_date, unknown campaign-type
   amount...) fails the whole batch (True, default) or is skipped and reported in the reply's
   `errors` with its line number (False). A line whose field count does not match the headers
   always fails the batch, as the seed's format leaves no other reading.
+
+Undo (seed 003): every customers_batch records an undo state unless `no_undo=yes` is sent
+(`allow_undo=yes`, listed as optional, changes nothing). An undo state keeps only what the
+batch touched (the earlier copy of each changed customer, the codes it created), so it costs
+the size of the batch, not of the account.
 
 The world (`customers` keyed by code, `campaigns`, `custom_fields`, `undo_states`) is plain
 Python that tests read and change directly. Test equipment: connectors never import it.
@@ -89,6 +97,7 @@ class LoyaltyEmulator(Emulator):
         customers: int = 3,
         max_lines: int | None = None,
         errors_fail_batch: bool = True,
+        echo_request: bool | str = False,
         clock: Clock | None = None,
         latency: float = 0.0,
         seed: int = 1,
@@ -101,6 +110,7 @@ class LoyaltyEmulator(Emulator):
         self.custom_fields = custom_fields if custom_fields is not None else default_custom_fields()
         self.max_lines = max_lines
         self.errors_fail_batch = errors_fail_batch
+        self.echo_request = echo_request
         self.customers: dict[str, dict[str, Any]] = {}
         self.undo_states: list[dict[str, Any]] = []
         self.batches: list[dict[str, Any]] = []  # accepted batches: {lines, new, updated, ignored}
@@ -177,8 +187,13 @@ class LoyaltyEmulator(Emulator):
 
     async def _gateway(self, request: web.Request) -> web.Response:
         params: dict[str, str] = dict(request.query)
+        raw_form = ""
         if request.method == "POST":
             params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+            raw_form = (await request.read()).decode("utf-8", "replace")
+        if self.echo_request == "unreadable":
+            page = f"<html><body><h1>Bad gateway</h1><p>request: {escape(raw_form)}</p></body></html>"
+            return web.Response(text=page, content_type="text/html")
         header_key = request.headers.get("api_access_key")
         if header_key:
             params["user_api_key"] = header_key
@@ -196,9 +211,12 @@ class LoyaltyEmulator(Emulator):
                 raise LoyaltyError(f"Unknown type '{kind}'")
             with self.lock:
                 payload = handler(params)
+            if self.echo_request:
+                payload["request"] = raw_form
             return self.render({"status": "success", **payload}, params)
         except LoyaltyError as err:
-            return self.render({"status": "error", "error": str(err)}, params)
+            extra = {"request": raw_form} if self.echo_request else {}
+            return self.render({"status": "error", "error": str(err), **extra}, params)
 
     def _authenticate(self, params: dict[str, str]) -> None:
         if params.get("API") not in ("1.5", "1.6"):
@@ -300,7 +318,7 @@ class LoyaltyEmulator(Emulator):
                 continue
             rows.append((n, row))
 
-        snapshot = {code: _copy(c) for code, c in self.customers.items()}
+        before: dict[str, dict[str, Any] | None] = {}  # undo state: what this batch touched
         counts = {"new": 0, "updated": 0, "ignored": 0}
         generated: list[dict[str, Any]] = []
         for n, row in rows:
@@ -317,12 +335,14 @@ class LoyaltyEmulator(Emulator):
                     customer["code"] = made["code"] = self.new_code()
                 if generate and not customer["card_number"]:
                     customer["card_number"] = made["card_number"] = self.new_card_number(int(generate))
+                before.setdefault(customer["code"], None)
                 self.customers[customer["code"]] = customer
                 counts["new"] += 1
                 if made:
                     generated.append({"line": n, **made})
             else:
                 customer = existing
+                before.setdefault(customer["code"], _copy(customer))
                 if mode == "yes":
                     keep = {"code": customer["code"], "campaigns": customer["campaigns"]}
                     customer.clear()
@@ -339,9 +359,9 @@ class LoyaltyEmulator(Emulator):
             if amount:
                 first = campaign_ids[0]
                 customer["campaigns"][first] = customer["campaigns"][first] + _number(amount)
-        undo = params.get("allow_undo", "").lower() == "yes" and params.get("no_undo", "").lower() != "yes"
-        if undo:
-            self.undo_states.append({"customers": snapshot, "lines": len(lines)})
+        # seed 003: "By default, if this parameter is not included, an undo state will be saved."
+        if params.get("no_undo", "").strip().lower() != "yes":
+            self.undo_states.append({"before": before, "lines": len(lines)})
         self.batches.append({"lines": len(lines), **counts, "errors": len(errors), "mode": mode})
         batch: dict[str, Any] = {"status": "imported", "customers": counts}
         if generated:
@@ -371,7 +391,11 @@ class LoyaltyEmulator(Emulator):
         """Roll back the latest undo state (what the admin interface's undo would do)."""
         with self.lock:
             state = self.undo_states.pop()
-            self.customers = state["customers"]
+            for code, customer in state["before"].items():
+                if customer is None:
+                    self.customers.pop(code, None)
+                else:
+                    self.customers[code] = customer
 
     # ---- read calls ---------------------------------------------------------------------
     def _manage_fields(self, params: dict[str, str]) -> dict[str, Any]:

@@ -233,13 +233,39 @@ def test_multiple_campaigns_and_auto_add(loyalty_api):
     assert batch(loyalty_api, ["code", "auto_add"], ["A2|lots"])["status"] == "error"
 
 
-def test_allow_undo_records_an_undo_state(loyalty_api):
-    batch(loyalty_api, ["code"], ["U1"])
+def test_undo_state_is_recorded_unless_no_undo_yes(loyalty_api):
+    """Seed 003: an undo state is saved by default; `no_undo=yes` turns it off; `allow_undo`
+    (listed as optional) changes nothing."""
+    batch(loyalty_api, ["code"], ["U0"], no_undo="yes")
     assert loyalty_api.undo_states == []
-    batch(loyalty_api, ["code"], ["U2"], allow_undo="yes")
+    batch(loyalty_api, ["code"], ["U1"])
     assert len(loyalty_api.undo_states) == 1
+    batch(loyalty_api, ["code"], ["U2"], allow_undo="yes")
+    assert len(loyalty_api.undo_states) == 2
+    batch(loyalty_api, ["code"], ["U3"], allow_undo="yes", no_undo="yes")
+    assert len(loyalty_api.undo_states) == 2
     loyalty_api.undo()
-    assert "U2" not in loyalty_api.customers and "U1" in loyalty_api.customers
+    assert "U2" not in loyalty_api.customers and {"U0", "U1", "U3"} <= set(loyalty_api.customers)
+
+
+def test_undo_restores_updated_customers_and_keeps_only_what_the_batch_touched(loyalty_api):
+    batch(loyalty_api, ["code", "first_name"], ["EXIST001|Changed", "NEW1|New"])
+    (state,) = loyalty_api.undo_states
+    assert set(state["before"]) == {"EXIST001", "NEW1"}  # not a copy of the whole account
+    assert loyalty_api.customers["EXIST001"]["first_name"] == "Changed"
+    loyalty_api.undo()
+    assert loyalty_api.customers["EXIST001"]["first_name"] == "Existing1" and "NEW1" not in loyalty_api.customers
+
+
+@pytest.mark.parametrize("echo", [True, "unreadable"])
+def test_echo_request_switch_sends_the_form_back_url_encoded(loyalty_factory, echo):
+    api = loyalty_factory(api_key="k3y/with+plus&more=", echo_request=echo)
+    r = requests.post(api.url, data=loyalty_form(api, type="campaigns_list", output="JSON"), timeout=10)
+    assert "k3y%2Fwith%2Bplus%26more%3D" in r.text  # the form as sent: the key URL-encoded
+    if echo == "unreadable":
+        assert r.text.startswith("<html>")
+    else:
+        assert r.json()["status"] == "success"
 
 
 def test_log_labels_calls_by_type_and_faults_apply(loyalty_api):
