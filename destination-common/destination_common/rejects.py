@@ -1,30 +1,64 @@
-"""Rejected records: logged by key only, kept as JSON lines, counted by reason."""
+"""Rejected records and field-level corrections: logged by key only, kept as JSON lines
+(redacted like the log), counted by reason."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import IO, Any, Mapping, Optional
 
-from destination_common.outcomes import Code
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
 from destination_common.http import redact
+from destination_common.outcomes import Code
 
 logger = logging.getLogger("airbyte")
 
 
+def redact_value(value: Any) -> Any:
+    """`value` with every string in it (dict keys included, at any depth) passed through
+    `redact()`: what the rejected-records file keeps is masked like a log line."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {redact(str(k)): redact_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [redact_value(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return redact(str(value))
+
+
+def _path_error(path: str, field: str, why: str) -> AirbyteTracedException:
+    msg = redact(
+        f"The {field} '{path}' cannot be used for the rejected-records file: {why}. "
+        "Give the path of a file in a writable folder, or leave the field empty to keep no file."
+    )
+    return AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
+
+
 class RejectLog:
-    """Where rejected records go.
+    """Where rejected records (and field-level corrections) go.
 
     - every rejection is counted by `(code)`: `counts` maps a reason label such as
       `code 2` or `mapping` to a number;
     - the first `log_limit` rejections are logged one line each, by stream and key only
       (never the record), with code and reason; later ones are only counted and kept;
     - with `path`, each rejection is appended to that file as one JSON line
-      `{"stream", "key", "code", "reason", "record"}` (the file is opened on the first
-      rejection, in append mode, and flushed by `flush()`, which the write loop calls
-      before it emits a STATE).
+      `{"kind": "rejected", "stream", "key", "code", "reason", "record"}` and each correction
+      (`note()`) as `{"kind": "correction", "stream", "key", "field", "reason", "record"}`
+      (the file is opened on the first line, in append mode, and flushed by `flush()`, which
+      the write loop calls before it emits a STATE). Every string of a line (key, reason, the
+      record's keys and values) goes through `redact()`, so registered secrets, also those
+      added at runtime, are masked in the file as in the log.
+    - corrections never count as rejections (`total`, `counts` and the threshold ignore them):
+      `notes_total`, `notes_counts`, `notes_by_reason()`.
     """
 
     def __init__(self, path: Optional[str] = None, *, log_limit: int = 100) -> None:
@@ -32,8 +66,52 @@ class RejectLog:
         self.log_limit = log_limit
         self.counts: Counter[str] = Counter()
         self.total = 0
+        self.notes_counts: Counter[str] = Counter()
+        self.notes_total = 0
         self._file: Optional[IO[str]] = None
+        self._lock = threading.RLock()
 
+    # ---- check -------------------------------------------------------------------------
+    @staticmethod
+    def verify_path(path: Optional[str], field: str = "rejected_records_path") -> Optional[str]:
+        """Make sure `path` can be appended to (for `check`): missing parent folders are
+        created; a folder, a special file (/proc/version), a path under a file, or an
+        unwritable place raise a config_error AirbyteTracedException naming the field and the
+        path. Returns the expanded path (None for an empty one). A file that did not exist is
+        not left behind."""
+        if not path or not str(path).strip():
+            return None
+        text = str(Path(str(path)).expanduser())
+        target = Path(text)
+        try:
+            if target.exists() or target.is_symlink():
+                mode = target.stat().st_mode
+                if stat.S_ISDIR(mode):
+                    raise _path_error(text, field, "it is a folder")
+                if not (stat.S_ISREG(mode) or text == os.devnull):
+                    raise _path_error(text, field, "it is not a regular file")
+                existed = True
+            else:
+                existed = False
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(text, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o644)
+            try:
+                os.fstat(fd)
+            finally:
+                os.close(fd)
+            if not existed:
+                try:
+                    if target.stat().st_size == 0:
+                        target.unlink()
+                except OSError:
+                    pass
+        except AirbyteTracedException:
+            raise
+        except OSError as exc:
+            raise _path_error(text, field, exc.strerror or type(exc).__name__) from None
+        return text
+
+    # ---- counting ----------------------------------------------------------------------
     @staticmethod
     def label(code: Code) -> str:
         if code is None:
@@ -43,32 +121,65 @@ class RejectLog:
         return str(code)
 
     def reject(self, stream: str, key: Optional[str], code: Code, reason: str, record: Mapping[str, Any]) -> None:
-        self.total += 1
-        self.counts[self.label(code)] += 1
-        if self.total <= self.log_limit:
-            logger.warning(redact(f"Rejected record {key or '(no key)'} of stream {stream}: {self.label(code)}: {reason}"))
-        elif self.total == self.log_limit + 1:
-            logger.warning(
-                f"More than {self.log_limit} rejected records: further rejections are counted"
-                + (f" and written to {self.path}" if self.path else "")
-                + " but not logged one by one."
-            )
-        if self.path:
-            if self._file is None:
+        with self._lock:
+            self.total += 1
+            self.counts[self.label(code)] += 1
+            if self.total <= self.log_limit:
+                logger.warning(redact(f"Rejected record {key or '(no key)'} of stream {stream}: {self.label(code)}: {reason}"))
+            elif self.total == self.log_limit + 1:
+                logger.warning(
+                    redact(
+                        f"More than {self.log_limit} rejected records: further rejections are counted"
+                        + (f" and written to {self.path}" if self.path else "")
+                        + " but not logged one by one."
+                    )
+                )
+            self._write({"kind": "rejected", "stream": stream, "key": key, "code": code, "reason": reason, "record": record})
+
+    def note(self, stream: str, key: Optional[str], field: str, reason: str, record: Mapping[str, Any]) -> None:
+        """A field-level correction of a record that is still written (a phone normalised, a
+        field dropped): counted under `<field>: <reason>`, the first `log_limit` logged by key
+        at INFO, kept in the file as a `"kind": "correction"` line. Never a rejection."""
+        with self._lock:
+            self.notes_total += 1
+            self.notes_counts[f"{field}: {reason}"] += 1
+            if self.notes_total <= self.log_limit:
+                logger.info(redact(f"Corrected record {key or '(no key)'} of stream {stream}: {field}: {reason}"))
+            elif self.notes_total == self.log_limit + 1:
+                logger.info(
+                    f"More than {self.log_limit} corrected records: further corrections are counted"
+                    + (" and written to the rejected-records file" if self.path else "")
+                    + " but not logged one by one."
+                )
+            self._write({"kind": "correction", "stream": stream, "key": key, "field": field, "reason": reason, "record": record})
+
+    def _write(self, line: dict) -> None:
+        if not self.path:
+            return
+        if self._file is None:
+            try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
                 self._file = open(self.path, "a", encoding="utf-8")
-            line = {"stream": stream, "key": key, "code": code, "reason": reason, "record": record}
-            self._file.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            except OSError as exc:
+                raise _path_error(self.path, "rejected_records_path", exc.strerror or type(exc).__name__) from None
+        self._file.write(json.dumps(redact_value(line), ensure_ascii=False, default=str) + "\n")
 
     def by_reason(self) -> str:
         """`code 2: 3, mapping: 1` (most frequent first), or `none`."""
         return ", ".join(f"{label}: {n}" for label, n in self.counts.most_common()) or "none"
 
+    def notes_by_reason(self) -> str:
+        """`phone: normalised to E.164: 12, phone: dropped (too short for CZ): 1` (most frequent
+        first), or `none`."""
+        return ", ".join(f"{label}: {n}" for label, n in self.notes_counts.most_common()) or "none"
+
     def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
