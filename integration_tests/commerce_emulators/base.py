@@ -24,7 +24,8 @@ from typing import Any, Callable, Iterable
 
 from aiohttp import web
 
-FAULT_KINDS = ("status", "timeout", "drop", "truncate", "cut")
+FAULT_KINDS = ("status", "timeout", "drop", "truncate", "cut", "redirect")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 class Clock:
@@ -59,7 +60,10 @@ class Fault:
     kind: `status` (answer `status` with a small JSON body), `timeout` (sleep `delay` seconds
     before answering, so the client's read timeout fires), `drop` (close the connection without
     an answer), `truncate` (a complete HTTP 200 whose JSON body is cut in half), `cut` (headers
-    announce the full body but the connection closes half way through it).
+    announce the full body but the connection closes half way through it), `redirect`
+    (answer `status` 301/302/303/307/308, default 302, with `Location: <location>`; a
+    `{path}` in `location` is replaced by the request's path and query, so
+    `location=trap.url + "{path}"` sends the client to the same place on a capture server).
     path: only requests whose path starts with it; None for any.
     times: how many matching requests it hits (then it is spent); `skip` lets that many
     matching requests through first. `rate` (0..1) instead hits matching requests at random
@@ -74,11 +78,19 @@ class Fault:
     skip: int = 0
     rate: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    location: str | None = None
     hits: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; use one of {FAULT_KINDS}")
+        if self.kind == "redirect":
+            if self.status == 500:
+                self.status = 302
+            if self.status not in REDIRECT_STATUSES:
+                raise ValueError(f"a redirect answers one of {REDIRECT_STATUSES}, not {self.status}")
+            if not self.location:
+                raise ValueError("a redirect fault needs a location")
 
     def matches(self, path: str) -> bool:
         return self.path is None or path.startswith(self.path)
@@ -250,7 +262,7 @@ class Emulator:
         try:
             if self.latency and not is_control:
                 await asyncio.sleep(self.latency)
-            if fault is not None and fault.kind in ("status", "timeout", "drop"):
+            if fault is not None and fault.kind in ("status", "timeout", "drop", "redirect"):
                 return await self._apply_fault(request, fault, entry)
             response = await handler(request)
             entry.status = response.status
@@ -272,6 +284,12 @@ class Emulator:
                 {"messages": [{"level": "fatal_error", "message": f"injected error {fault.status}"}]},
                 status=fault.status,
                 headers=fault.headers,
+            )
+        if fault.kind == "redirect":
+            entry.status = fault.status
+            location = (fault.location or "").replace("{path}", request.path_qs)
+            return web.json_response(
+                {"moved": location}, status=fault.status, headers={**fault.headers, "Location": location}
             )
         if fault.kind == "timeout":
             entry.status = 504
