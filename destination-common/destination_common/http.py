@@ -4,38 +4,120 @@ URL rule; redaction of secrets from anything raised or logged."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import logging
 import random
+import re
 import time
+import unicodedata
 from typing import Any, Callable, Iterable, Optional
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import requests
 
+import airbyte_cdk.utils.airbyte_secrets_utils as _secrets_utils
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 logger = logging.getLogger("airbyte")
 
 
 # ---- secrets -----------------------------------------------------------------------------
+# The CDK keeps its secret list in a module global that `update_secrets` rebinds: read it from
+# the module each time (never cache the list object). We only ever ADD to it (add_to_secrets).
+_SECRETS_GLOBAL = "__SECRETS_FROM_CONFIG"
+_forms_cache: dict[str, tuple[str, ...]] = {}
+_redact_cache: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+
+
+def _registered() -> list[str]:
+    return [str(s) for s in vars(_secrets_utils).get(_SECRETS_GLOBAL, []) if s not in (None, "")]
+
+
+def secret_forms(value: Any) -> tuple[str, ...]:
+    """The ways `value` shows up in text: raw, URL-encoded (`quote` with and without `/` kept,
+    `quote_plus`), JSON-escaped (also with `\\/`, as PHP writes it) and base64 (standard and
+    URL-safe, padded and not). Longest first."""
+    text = str(value)
+    cached = _forms_cache.get(text)
+    if cached is not None:
+        return cached
+    forms = {text, quote(text, safe=""), quote(text), quote_plus(text), quote_plus(text, safe="")}
+    escaped = json.dumps(text)[1:-1]
+    forms |= {escaped, escaped.replace("/", "\\/"), json.dumps(text, ensure_ascii=True)[1:-1]}
+    raw = text.encode("utf-8")
+    std, url = base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()
+    forms |= {std, std.rstrip("="), url.rstrip("=")}
+    out = tuple(sorted((f for f in forms if f), key=len, reverse=True))
+    _forms_cache[text] = out
+    return out
+
+
+def _register(form: str) -> None:
+    if form and form not in vars(_secrets_utils).get(_SECRETS_GLOBAL, []):
+        add_to_secrets(form)
+
+
 def add_secret(value: Any) -> None:
-    """Register a runtime secret (e.g. a session token) so that every CDK log line, every
-    traced exception and `redact()` replace it by `****`. Config values marked
-    `airbyte_secret` are registered by the CDK's Destination.run_cmd already."""
-    if value not in (None, ""):
-        add_to_secrets(str(value))
+    """Register a runtime secret (e.g. a session token) and its encoded forms (see
+    `secret_forms`) with the CDK's filter (`add_to_secrets`, never `update_secrets`, which
+    would drop the config's secrets), so every CDK log line, every traced exception and
+    `redact()` replace them by `****`. Config values marked `airbyte_secret` are registered
+    (raw) by the CDK's Destination.run_cmd already; `register_secret_forms()` adds their
+    encoded forms."""
+    if value in (None, ""):
+        return
+    for form in secret_forms(value):
+        _register(form)
+
+
+def add_basic_secret(login: Any, password: Any) -> None:
+    """Register `password` and the base64 of `login:password` (an HTTP Basic header's
+    credentials), which no filter recognises from the password alone."""
+    add_secret(password)
+    if password in (None, ""):
+        return
+    pair = f"{login if login is not None else ''}:{password}".encode("utf-8")
+    for form in (base64.b64encode(pair).decode(), base64.urlsafe_b64encode(pair).decode()):
+        _register(form)
+        _register(form.rstrip("="))
+
+
+def register_secret_forms() -> None:
+    """Register the encoded forms of every secret registered so far (the config's
+    airbyte_secret values included), so the CDK's own log formatter masks them too.
+    `HttpClient()` calls it; harmless to call again."""
+    for secret in list(_registered()):
+        for form in secret_forms(secret):
+            _register(form)
+
+
+def _all_forms() -> tuple[str, ...]:
+    global _redact_cache
+    current = tuple(_registered())
+    if _redact_cache[0] != current:
+        forms: set[str] = set()
+        for secret in current:
+            forms.update(secret_forms(secret))
+        _redact_cache = (current, tuple(sorted(forms, key=len, reverse=True)))
+    return _redact_cache[1]
 
 
 def redact(text: Any, extra: Iterable[Any] = ()) -> str:
-    """`text` with every registered secret (and every value in `extra`) replaced by `****`."""
-    out = filter_secrets(str(text))
-    for value in extra:
-        if value not in (None, ""):
-            out = out.replace(str(value), "****")
+    """`text` with every registered secret (and every value in `extra`) replaced by `****`,
+    in every form of `secret_forms` (raw, URL-encoded, JSON-escaped, base64; the base64 of a
+    Basic pair registered with `add_basic_secret`). Longest forms are replaced first."""
+    out = str(text)
+    forms = _all_forms()
+    extras = [f for value in extra if value not in (None, "") for f in secret_forms(value)]
+    if extras:
+        forms = tuple(sorted(set(forms) | set(extras), key=len, reverse=True))
+    for form in forms:
+        if form in out:
+            out = out.replace(form, "****")
     return out
 
 
@@ -50,21 +132,62 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def url_for_message(url: Any) -> str:
+    """A URL as it may be quoted in a message: everything between `://` and the last `@`
+    (user-info, and whatever a parser might take for it) becomes `…`; registered secrets are
+    redacted."""
+    text = str(url or "")
+    if "@" in text:
+        head, sep, rest = text.rpartition("@")[0].partition("://")
+        tail = text[text.rfind("@") + 1 :]
+        text = f"{head}://…@{tail}" if sep else f"…@{tail}"
+    return redact(text)
+
+
+def _url_error(field: str, text: str, why: str) -> AirbyteTracedException:
+    msg = f"The {field} '{url_for_message(text)}' {why}"
+    return AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
+
+
 def check_url(url: Any, field: str = "url") -> str:
-    """Validate a base URL: https, or http only for loopback (127.0.0.0/8, localhost, [::1]).
-    Returns it without a trailing slash; raises a config_error AirbyteTracedException that
-    names the field and says what to do."""
+    """Validate a base URL with urllib3's `parse_url` (the parser of the HTTP stack that
+    connects): https, or http only for loopback (127.0.0.0/8, localhost, [::1]); no user-info
+    (`user:pass@`), no backslash, no whitespace or control character. Returns it without a
+    trailing slash; raises a config_error AirbyteTracedException that names the field, says
+    what to do and never quotes user-info."""
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
     text = str(url or "").strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        msg = f"The {field} '{text}' is not a valid URL: give the full address starting with https://, e.g. https://shop.example.com."
-        raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        msg = (
-            f"The {field} '{text}' uses plain http: credentials would travel unencrypted. "
-            "Use https:// (http is accepted only for 127.0.0.1, localhost and [::1])."
+    if "\\" in text:
+        raise _url_error(field, text, "contains a backslash: HTTP clients read such an address differently. Write the address with / only.")
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
+        raise _url_error(field, text, "contains a space or a control character. Give the address without them.")
+    if "@" in text.split("?")[0].split("#")[0]:
+        raise _url_error(
+            field,
+            text,
+            "contains user-info (name:password@): credentials do not belong in the URL. Give the address without it "
+            "and the credentials in their own fields.",
         )
-        raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
+    try:
+        parts = parse_url(text)
+    except (LocationParseError, ValueError):
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.host:
+        raise _url_error(field, text, "is not a valid URL: give the full address starting with https://, e.g. https://shop.example.com.")
+    if parts.auth:
+        raise _url_error(field, text, "contains user-info (name:password@): give the address without it.")
+    split_host = (urlsplit(text).hostname or "").lower()
+    if split_host != parts.host.strip("[]").lower():
+        raise _url_error(field, text, "is read differently by different URL parsers. Give a plain https:// address.")
+    if parts.scheme == "http" and not is_loopback_host(parts.host):
+        raise _url_error(
+            field,
+            text,
+            "uses plain http: credentials would travel unencrypted. "
+            "Use https:// (http is accepted only for 127.0.0.1, localhost and [::1]).",
+        )
     return text.rstrip("/")
 
 
@@ -114,6 +237,12 @@ class HttpClient:
         self.service = service
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = user_agent
+        # Never follow a redirect: requests re-sends bodies (login forms, API keys) and custom
+        # headers to the new location. request() passes allow_redirects=False and turns a 3xx
+        # into a config_error; for any other use of this session, requests finds no redirect
+        # target, so it returns the 3xx answer instead of following it.
+        self.session.get_redirect_target = lambda response: None  # type: ignore[method-assign]
+        register_secret_forms()
         self.requests = 0
         self.retries = 0
         self._sleep = sleep
@@ -132,6 +261,23 @@ class HttpClient:
     def is_transient_status(self, status: int) -> bool:
         return status >= 500 or status in self.retry_statuses
 
+    def moved(self, response: requests.Response, url: str, what: str) -> AirbyteTracedException:
+        """The config_error for a 3xx answer: names the new location (without user-info)."""
+        location = response.headers.get("Location")
+        if location:
+            where = url_for_message(urljoin(url, location))
+            msg = (
+                f"{self.service} answered {what} with HTTP {response.status_code}: the shop moved to {where}; "
+                "update the API URL. (Redirects are never followed: they would carry the credentials to another address.)"
+            )
+        else:
+            msg = (
+                f"{self.service} answered {what} with HTTP {response.status_code} (a redirect without a new location); "
+                "check the API URL."
+            )
+        msg = redact(msg)
+        return AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
+
     def request(
         self,
         method: str,
@@ -144,6 +290,7 @@ class HttpClient:
         """One logical request with retries. `what` names it in messages (e.g. `users/import`).
         `validate(response)` may raise TransientResponse to retry a response."""
         kwargs.setdefault("timeout", self.timeout)
+        kwargs["allow_redirects"] = False
         attempt = 0
         while True:
             self.requests += 1
@@ -151,6 +298,8 @@ class HttpClient:
             response: Optional[requests.Response] = None
             try:
                 response = self.session.request(method, url, **kwargs)
+                if 300 <= response.status_code < 400:
+                    raise self.moved(response, url, what)
                 if self.is_transient_status(response.status_code):
                     cause = f"HTTP {response.status_code}"
                 else:

@@ -96,7 +96,7 @@ class RejectLog:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(text, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o644)
             try:
-                os.fstat(fd)
+                os.lseek(fd, 0, os.SEEK_END)  # what open(path, "a") does; /proc files refuse it
             finally:
                 os.close(fd)
             if not existed:
