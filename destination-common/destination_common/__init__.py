@@ -59,3 +59,9 @@ __all__ = [
 from destination_common.phones import INVALID_PHONE_CHOICES, PhoneResult, normalise_phone, region_for_country  # noqa: E402
 
 __all__ += ["INVALID_PHONE_CHOICES", "PhoneResult", "normalise_phone", "region_for_country"]
+
+# security helpers (H-sec): issue 11
+from destination_common.http import add_basic_secret, register_secret_forms, url_for_message  # noqa: E402
+from destination_common.mapping import config_for_templates, secret_paths_of  # noqa: E402
+
+__all__ += ["add_basic_secret", "config_for_templates", "register_secret_forms", "secret_paths_of", "url_for_message"]

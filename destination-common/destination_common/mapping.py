@@ -259,13 +259,16 @@ def _looks_secret(name: str) -> bool:
     return any(w in n for w in words) or n in ("pin", "key") or n.endswith("_pin")
 
 
-def secret_paths_of(spec: Optional[Mapping[str, Any]]) -> list[list[str]]:
+def secret_paths_of(spec: Any) -> list[list[str]]:
     """The config paths of the fields a spec marks `airbyte_secret` (a connector's whole
-    spec, or its `connectionSpecification`), as the CDK computes them."""
+    spec as dict, its `connectionSpecification`, or the ConnectorSpecification that
+    `Destination.spec(logger)` returns), as the CDK computes them."""
     if not spec:
         return []
     from airbyte_cdk.utils.airbyte_secrets_utils import get_secret_paths
 
+    if hasattr(spec, "connectionSpecification"):  # the CDK's ConnectorSpecification (Destination.spec())
+        spec = spec.connectionSpecification
     schema = spec.get("connectionSpecification", spec)
     return get_secret_paths(schema.get("properties", {}))
 
@@ -362,7 +365,7 @@ class TemplateMapper:
         types: Optional[Mapping[str, str]] = None,
         keep_nulls: bool = False,
         secret_paths: Iterable[Any] = (),
-        spec: Optional[Mapping[str, Any]] = None,
+        spec: Any = None,
         max_output_chars: int = MAX_OUTPUT_CHARS,
         max_render_seconds: float = MAX_RENDER_SECONDS,
     ) -> None:
@@ -580,7 +583,7 @@ class MappingRegistry:
         templates: Optional[Mapping[str, Any]] = None,
         types: Optional[Mapping[str, str]] = None,
         secret_paths: Iterable[Any] = (),
-        spec: Optional[Mapping[str, Any]] = None,
+        spec: Any = None,
     ) -> Mapper:
         """The named preset, or `custom` → TemplateMapper(templates). Templates given with a
         preset override/add the preset's fields (rendered on the original record). Presets get

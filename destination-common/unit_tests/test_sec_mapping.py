@@ -186,3 +186,11 @@ def test_plain_templates_keep_their_results():
         {"n": "{{ record.n * 3 }}", "p": "{{ 2 ** 10 }}", "d": "{{ record.x | default(100000) }}", "s": "{{ record.a ~ '-' ~ record.b }}"}
     )
     assert mapper({"n": 7, "a": "x", "b": "y"}) == {"n": 21, "p": 1024, "d": 100000, "s": "x-y"}
+
+
+def test_secret_paths_of_a_connector_specification_object():
+    """What Destination.spec(logger) returns."""
+    from airbyte_cdk.models import ConnectorSpecification
+
+    spec = ConnectorSpecification(connectionSpecification=SPEC["connectionSpecification"])
+    assert sorted(secret_paths_of(spec)) == [["auth", "code"], ["pass_phrase"]]
