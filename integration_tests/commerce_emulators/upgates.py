@@ -3,7 +3,8 @@ API-NOTES §1 describe, limits included.
 
 What it enforces, in the order a request meets it:
 
-1. a moved shop (`moved_to`) answers every API call `301` with `Location`;
+1. a moved shop (`moved_to`) answers every API call `301` (or `moved_status`: 302, 307, 308)
+   with `Location`;
 2. at most `max_concurrent` requests at once per API access, the next one gets `429`;
 3. 5 failed logins in a floating hour from one address lock that address out: `403`;
 4. HTTP Basic auth (login, API key): `401`;
@@ -26,6 +27,19 @@ Switches for what the documentation leaves open (tests set them, both ways):
 - `rejected_count`: whether answers 401/403/429 count against the quota (default False).
 - `user_active`: False makes every call of this API user (`/status` included) answer `403`
   "the API user is inactive".
+- `world`: `real` (default) seeds what real Czech/Slovak shops hold (see `RealWorld`): local
+  phone formats, nulls and missing keys, postal addresses, per-language metas, e-mails that
+  differ only in case, long names with diacritics, a few customers stamped years in the future,
+  bulk imports registering many customers in the same second. `tidy` seeds the old uniform
+  world (every field filled, `+420` phones, no future times, no shared seconds).
+- `types_vary`: each answer picks its own JSON types where real APIs wobble: `groups` as an
+  object, an array of objects, an array of ids or null; booleans as `0`/`1`/`"1"`; `turnover`
+  as a number; `customer_id` as a string; meta values as numbers.
+- `stall_seconds` (with `stall_times`, None = every request): the API accepts the connection
+  and then sends nothing for that long (a stalled server) before answering.
+
+Every answer carries a `Date` header with the emulator's clock (what the connector compares
+record times with).
 
 The world is plain Python: `customers` (customer_id -> record in API shape, times as aware
 datetimes), `groups`, `pricelists`; `add_customer`, `update_customer`, `delete_customer` change
@@ -98,7 +112,12 @@ class UpgatesEmulator(Emulator):
         status_counts: bool = False,
         rejected_count: bool = False,
         moved_to: str | None = None,
+        moved_status: int = 301,
         user_active: bool = True,
+        world: str = "real",
+        types_vary: bool = False,
+        stall_seconds: float = 0.0,
+        stall_times: int | None = None,
         clock: Clock | None = None,
         latency: float = 0.0,
         seed: int = 1,
@@ -119,7 +138,14 @@ class UpgatesEmulator(Emulator):
         self.status_counts = status_counts
         self.rejected_count = rejected_count
         self.moved_to = moved_to
+        self.moved_status = moved_status
         self.user_active = user_active
+        if world not in ("real", "tidy"):
+            raise ValueError(f"unknown world {world!r}: use 'real' or 'tidy'")
+        self.world = world
+        self.types_vary = types_vary
+        self.stall_seconds = stall_seconds
+        self.stall_times = stall_times
         self.lock = threading.RLock()
         # world
         self.customers: dict[int, dict[str, Any]] = {}
@@ -148,16 +174,39 @@ class UpgatesEmulator(Emulator):
 
     # ---- world --------------------------------------------------------------------------
     def generate_customers(self, count: int, *, span_days: int = 720) -> list[dict[str, Any]]:
-        """`count` customers created over the last `span_days`, each updated some time after."""
+        """`count` customers created over the last `span_days`, each updated some time after.
+        In the real world some arrive as bulk imports (tens to hundreds in one second) and a
+        few are stamped years in the future."""
         now = self.local_now()
-        out = []
-        for _ in range(count):
+        out: list[dict[str, Any]] = []
+        while len(out) < count:
+            left = count - len(out)
+            if self.world == "real" and left >= 20 and self.random.random() < 0.03:
+                moment = now - timedelta(seconds=self.random.randrange(1, span_days * 86400))
+                for _ in range(min(left, self.random.randrange(20, 200))):  # a bulk import
+                    out.append(self.add_customer(creation_time=moment, last_update_time=moment))
+                continue
             created = now - timedelta(seconds=self.random.randrange(1, span_days * 86400))
             updated = created + timedelta(seconds=self.random.randrange(0, max(1, int((now - created).total_seconds()))))
             out.append(self.add_customer(creation_time=created, last_update_time=updated))
+        if self.world == "real" and count >= 20:
+            for record in self.random.sample(out, max(1, count // 250)):
+                self.stamp_future(record["customer_id"])
         return out
 
+    def stamp_future(self, customer_id: int, days: int | None = None) -> dict[str, Any]:
+        """Stamp a customer's `last_update_time` in the future (years ahead unless `days`), as a
+        shop with a bad import or a wrong clock does."""
+        with self.lock:
+            record = self.customers[customer_id]
+            ahead = days if days is not None else self.random.randrange(365, 3650)
+            record["last_update_time"] = self.local_now() + timedelta(days=ahead)
+            return record
+
     def add_customer(self, **fields: Any) -> dict[str, Any]:
+        if self.world == "real":
+            with self.lock:
+                return self._add(RealWorld(self).customer(self.next_customer_id), fields)
         with self.lock:
             cid = self.next_customer_id
             self.next_customer_id += 1
@@ -197,6 +246,13 @@ class UpgatesEmulator(Emulator):
                 "last_update_time": now,
             }
             record["newsletter_yn"] = record["newsletter_accept"] == "yes"
+            self.next_customer_id -= 1
+            return self._add(record, fields)
+
+    def _add(self, record: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            cid = record["customer_id"]
+            self.next_customer_id = max(self.next_customer_id, cid + 1)
             for key, value in fields.items():
                 if key == "email":
                     record["login"]["email"] = value
@@ -225,13 +281,47 @@ class UpgatesEmulator(Emulator):
 
     def render_customer(self, record: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in record.items() if k != "group_ids"}
-        if self.groups_shape == "array":
+        shape = self.groups_shape
+        if self.types_vary:
+            shape = self.random.choice(["object", "array", "ids", "null"])
+        if shape == "array":
             out["groups"] = [{"id": g, "name": self.groups.get(g, "")} for g in record["group_ids"]]
+        elif shape == "ids":
+            out["groups"] = list(record["group_ids"])
+        elif shape == "null" and not record["group_ids"]:
+            out["groups"] = None
         else:
             out["groups"] = {str(g): self.groups.get(g, "") for g in record["group_ids"]}
-        out["creation_time"] = self.fmt(record["creation_time"])
+        out["creation_time"] = self.fmt(record["creation_time"]) if record.get("creation_time") else None
         out["last_update_time"] = self.fmt(record["last_update_time"])
         out["admin_url"] = f"{self.url if self.port else ''}/admin/customers/{record['customer_id']}"
+        if self.types_vary:
+            out = self._vary_types(out)
+        return out
+
+    def _vary_types(self, out: dict[str, Any]) -> dict[str, Any]:
+        """The same customer with the JSON types an answer may wobble between."""
+        import copy
+
+        out = copy.deepcopy(out)
+        rng = self.random
+        if rng.random() < 0.5:
+            out["customer_id"] = str(out["customer_id"])
+        if "newsletter_yn" in out and rng.random() < 0.5:
+            out["newsletter_yn"] = rng.choice([int(bool(out["newsletter_yn"])), str(int(bool(out["newsletter_yn"])))])
+        login = out.get("login")
+        if isinstance(login, dict):
+            for key in ("active_yn", "blocked_yn"):
+                if key in login and rng.random() < 0.5:
+                    login[key] = rng.choice([int(bool(login[key])), str(int(bool(login[key])))])
+        if isinstance(out.get("turnover"), str) and rng.random() < 0.5:
+            try:
+                out["turnover"] = float(out["turnover"])
+            except ValueError:
+                pass
+        for meta in out.get("metas") or []:
+            if isinstance(meta, dict) and isinstance(meta.get("value"), str) and meta["value"].isdigit() and rng.random() < 0.5:
+                meta["value"] = int(meta["value"])
         return out
 
     # ---- quota --------------------------------------------------------------------------
@@ -309,10 +399,26 @@ class UpgatesEmulator(Emulator):
             failures.append(now)
             raise UpgatesError(401, "Unauthorized: wrong API login or key")
 
+    def _take_stall(self) -> bool:
+        with self.lock:
+            if not self.stall_seconds:
+                return False
+            if self.stall_times is None:
+                return True
+            if self.stall_times > 0:
+                self.stall_times -= 1
+                return True
+            return False
+
+    def date_header(self) -> dict[str, str]:
+        return {"Date": http_date(self.clock.now())}
+
     async def _guarded(self, request: web.Request, endpoint: str | None, fn) -> web.Response:
+        if self._take_stall():
+            await asyncio.sleep(self.stall_seconds)
         if self.moved_to:
             location = self.moved_to.rstrip("/") + request.path_qs[len(self.prefix):]
-            return web.json_response({"messages": []}, status=301, headers={"Location": location})
+            return web.json_response({"messages": []}, status=self.moved_status, headers={"Location": location, **self.date_header()})
         counted = False
         with self.lock:
             self.in_flight += 1
@@ -341,12 +447,12 @@ class UpgatesEmulator(Emulator):
                 await asyncio.sleep(self.service_time)
             with self.lock:
                 status, answer = fn(request, body)
-            return web.json_response(answer, status=status, headers=self.rate_headers())
+            return web.json_response(answer, status=status, headers={**self.rate_headers(), **self.date_header()})
         except UpgatesError as err:
             if self.rejected_count and not counted and err.status in (401, 403, 429):
                 with self.lock:
                     self._spend()
-            return web.json_response(err.body, status=err.status, headers={**self.rate_headers(), **err.headers})
+            return web.json_response(err.body, status=err.status, headers={**self.rate_headers(), **self.date_header(), **err.headers})
         finally:
             with self.lock:
                 self.in_flight -= 1
@@ -451,16 +557,24 @@ class UpgatesEmulator(Emulator):
             if query.get(name):
                 flag = self.parse_bool(name, query[name])
                 checks.append(lambda c, n=name, v=flag: c["login"][n] == v)
+        def at(*path: str):
+            def get(c: dict[str, Any]) -> Any:
+                value: Any = c
+                for key in path:
+                    value = value.get(key) if isinstance(value, dict) else None
+                return value
+            return get
+
         plain = {
-            "code": lambda c: c["code"],
-            "language": lambda c: c["language"],
-            "pricelist": lambda c: c["pricelist"],
-            "email": lambda c: c["login"]["email"],
-            "phone": lambda c: c["communication"]["phone"],
-            "company_name": lambda c: c["company"]["name"],
-            "company_number": lambda c: c["company"]["company_number"],
-            "company_vat_number": lambda c: c["company"]["vat_number"],
-            "newsletter_accept": lambda c: c["newsletter_accept"],
+            "code": at("code"),
+            "language": at("language"),
+            "pricelist": at("pricelist"),
+            "email": at("login", "email"),
+            "phone": at("communication", "phone"),
+            "company_name": at("company", "name"),
+            "company_number": at("company", "company_number"),
+            "company_vat_number": at("company", "vat_number"),
+            "newsletter_accept": at("newsletter_accept"),
         }
         for name, get in plain.items():
             if query.get(name):
@@ -546,3 +660,119 @@ class UpgatesEmulator(Emulator):
                 {"endpoint": e, "read_yn": e in self.rights, "write_yn": e in self.rights} for e in ENDPOINTS
             ]
         }
+
+
+# ---- the real world -------------------------------------------------------------------------
+
+REAL_FIRST = ["Jana", "Petr", "Eva", "Martin", "Lucie", "Tomáš", "Zuzana", "Jakub", "Katarína", "Marek",
+              "Ľubomír", "Šárka", "Radoslav", "Božena", "Jiří", "Dagmar", "Ondřej", "Mária", "Štefan", "Alžbeta"]
+REAL_SURNAMES = ["Nováková", "Svoboda", "Dvořáková", "Horváth", "Kováčová", "Černý", "Veselá", "Kučera",
+                 "Marková", "Pokorný", "Šťastný", "Kráľová", "Růžička", "Ďurica", "Žák", "Vlčková", "Hrušovský"]
+REAL_CITIES = [
+    ("Praha 4", "140 00", "CZ"), ("Brno", "602 00", "CZ"), ("Ostrava", "70200", "CZ"), ("České Budějovice", "370 01", "CZ"),
+    ("Plzeň", "301 00", "CZ"), ("Bratislava", "811 01", "SK"), ("Košice", "04001", "SK"), ("Žilina", "010 01", "SK"),
+    ("Banská Bystrica", "974 01", "SK"),
+]
+DOMAINS = ["seznam.cz", "email.cz", "gmail.com", "centrum.sk", "azet.sk", "post.cz", "firma.cz"]
+ASCII = str.maketrans("áäčďéěíľĺňóôřŕšťúůýžÁÄČĎÉĚÍĽĹŇÓÔŘŔŠŤÚŮÝŽ", "aacdeeillnoorrstuuyzAACDEEILLNOORRSTUUYZ")
+
+
+class RealWorld:
+    """One customer as a real Czech/Slovak shop holds it (seeded by the emulator's random)."""
+
+    def __init__(self, api: "UpgatesEmulator") -> None:
+        self.api = api
+        self.rng = api.random
+
+    def phone(self, country: str) -> Any:
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.06:
+            return rng.choice([None, ""])
+        if country == "SK":
+            digits = f"9{rng.randrange(0, 100000000):08d}"  # 9xx xxx xxx, written 09xx locally
+            prefix = "421"
+        else:
+            digits = f"{rng.choice('67')}{rng.randrange(0, 100000000):08d}"
+            prefix = "420"
+        spaced = f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+        forms = [
+            spaced,  # 785 206 025
+            digits,  # 785206025
+            f"0{digits}",  # 0785206025 (the leading trunk 0, as Slovaks write it)
+            f"0{digits[:3]} {digits[3:6]} {digits[6:]}",
+            f"+{prefix} {spaced}",
+            f"+{prefix}{digits}",
+            f"00{prefix} {spaced}",
+            f"({digits[:3]}) {digits[3:6]}-{digits[6:]}",
+        ]
+        return rng.choice(forms)
+
+    def email(self, cid: int, first: str, last: str) -> str:
+        rng = self.rng
+        earlier = self.api.customers.get(rng.randrange(1, cid)) if cid > 1 else None
+        other = (earlier or {}).get("login", {}).get("email")
+        if other and rng.random() < 0.02:
+            # the same address as another customer but for its case (a second account)
+            variant = other.upper() if other != other.upper() else other.lower()
+            return variant if variant != other else other.title()
+        local = f"{first}.{last}".translate(ASCII).lower().replace(" ", "")
+        name = f"{local}{cid}@{rng.choice(DOMAINS)}"
+        return name.capitalize() if rng.random() < 0.1 else name
+
+    def customer(self, cid: int) -> dict[str, Any]:
+        rng, api = self.rng, self.api
+        first, last = rng.choice(REAL_FIRST), rng.choice(REAL_SURNAMES)
+        if rng.random() < 0.01:
+            last = ("Dvořáková-Šťastná-" * 20)[:300]  # a 300-character name
+        city, zip_code, country = rng.choice(REAL_CITIES)
+        kind = rng.choice(["contact", "customer", "customer", "company"])
+        now = api.local_now()
+        group_ids = sorted(rng.sample(sorted(api.groups), rng.randrange(0, 3)))
+        company: Any = {"name": f"{last} s.r.o.", "company_number": f"{rng.randrange(10**7, 10**8)}",
+                        "vat_number": f"{country}{rng.randrange(10**7, 10**8)}"} if kind == "company" else rng.choice([None, {"name": "", "company_number": "", "vat_number": ""}])
+        postal = []
+        for _ in range(rng.choice([0, 0, 0, 1, 1, 2])):
+            pcity, pzip, pcountry = rng.choice(REAL_CITIES)
+            postal.append({"company_name": rng.choice(["", None]), "firstname": first, "surname": last,
+                           "street": f"{rng.choice(['Dlouhá', 'Hlavná', 'Nádražní', 'Štúrova'])} {rng.randrange(1, 300)}/{rng.randrange(1, 30)}",
+                           "city": pcity, "state": rng.choice(["", None]), "zip_code": pzip, "country_id": pcountry})
+        metas = [{"key": "source", "type": "input", "value": rng.choice(["web", "shop", "phone", None]), "values": []}]
+        if rng.random() < 0.4:
+            metas.append({"key": "note", "type": "textarea", "value": None, "values": [
+                {"language": "cs", "value": rng.choice(["Stálý zákazník", "Platí převodem", ""])},
+                {"language": "sk", "value": rng.choice(["Stály zákazník", "Platí prevodom", None])},
+            ]})
+        if rng.random() < 0.2:
+            metas.append({"key": "loyalty_card", "type": "number", "value": str(rng.randrange(100000, 999999)), "values": []})
+        accept = rng.choice(["notset", "no", "yes", "yes", "excluded"])
+        record: dict[str, Any] = {
+            "customer_id": cid,
+            "type": kind,
+            "degree": rng.choice(["", "", None, "Ing.", "Mgr.", "MUDr.", "Bc."]),
+            "firstname": first,
+            "surname": last,
+            "code": f"C{cid:06d}" if rng.random() < 0.9 else None,
+            "language": rng.choice(["cs", "cs", "sk", "sk", "en"]),
+            "newsletter_yn": accept == "yes",
+            "newsletter_accept": accept,
+            "pricelist": rng.choice(["Základný", "Základný", "Veľkoobchod"]),
+            "turnover": f"{rng.randrange(0, 500000) / 100:.2f}",
+            "company": company,
+            "communication": {"phone": self.phone(country), "fax": rng.choice(["", None]), "im": None},
+            "login": {"active_yn": kind != "contact", "blocked_yn": rng.random() < 0.03, "email": self.email(cid, first, last)},
+            "group_ids": group_ids,
+            "addresses": {
+                "billing": {"street": f"{rng.choice(['Hlavná', 'Dlouhá', 'Palackého', 'Ružová'])} {rng.randrange(1, 200)}",
+                            "city": city, "state": rng.choice(["", None]), "zip_code": zip_code, "country_id": country},
+                "postal": postal,
+            },
+            "metas": metas,
+            "creation_time": now,
+            "last_update_time": now,
+        }
+        if rng.random() < 0.7:
+            record["nickname"] = rng.choice(["", None])  # sometimes the key is missing altogether
+        if rng.random() < 0.03:
+            record["addresses"]["billing"] = None  # a contact without a billing address
+        return record

@@ -1,8 +1,11 @@
-"""What the manifest cannot say in YAML: UPgates' `Retry-After` is an HTTP date, and a moved
-shop answers `301` to a new host (where `requests` drops the credentials)."""
+"""What the manifest cannot say in YAML: UPgates' `Retry-After` is an HTTP date; a moved shop
+answers a redirect, which is never followed (the credentials would go along); timeouts name the
+host; customer records get one JSON type per field; the customers list is read as checkpointed
+page partitions whose cursor never passes the API's own clock."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -10,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
-from urllib.parse import urlsplit
 
 import requests
 
@@ -96,29 +98,86 @@ class RetryAfterHttpDate(WaitUntilTimeFromHeaderBackoffStrategy):
             ) from exc
 
 
+def without_userinfo(url: str) -> str:
+    """`url` with anything between `//` and `@` in its authority replaced, so an error message
+    never quotes a password written into a URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}://{authority}{slash}{path}"
+
+
+def host_of(url: str) -> str:
+    """The host[:port] of `url` as urllib3 (what requests connects with) reads it."""
+    try:
+        from urllib3.util import parse_url
+
+        parsed = parse_url(url)
+        return f"{parsed.host}:{parsed.port}" if parsed.port else str(parsed.host)
+    except Exception:
+        return "the configured host"
+
+
 @dataclass
 class UpgatesErrorHandler(DefaultErrorHandler):
-    """The manifest's DefaultErrorHandler plus one case: a shop that moved to another server
-    answers `301` with a `Location` on another host. `requests` follows it without the
-    credentials, which would read as a bad API key (and count as a failed login towards the
-    hourly lock-out); say what happened instead."""
+    """The manifest's DefaultErrorHandler plus what it cannot say:
+
+    - any redirect (301, 302, 303, 307, 308) fails with a config error that names the new
+      location (without user-info). Redirects are never followed (the source switches it off on
+      every session, see `source.harden_http_clients`): a redirect to the same host would carry
+      the `Authorization` header along, one to another host would read as a bad key. A moved
+      shop must be re-configured by its owner;
+    - a timeout or a dropped connection is retried as transient, and the message names the host.
+    """
 
     def interpret_response(self, response_or_exception):  # type: ignore[no-untyped-def]
-        if isinstance(response_or_exception, requests.Response) and response_or_exception.history:
-            first = response_or_exception.history[0]
-            if urlsplit(first.url).netloc != urlsplit(response_or_exception.url).netloc:
-                location = first.headers.get("Location", response_or_exception.url)
-                new_base = location.split("/api/v2")[0] + "/api/v2" if "/api/v2" in location else location
-                return ErrorResolution(
-                    response_action=ResponseAction.FAIL,
-                    failure_type=FailureType.config_error,
-                    error_message=(
-                        f"The UPgates shop has moved: {urlsplit(first.url).netloc} answers "
-                        f"HTTP {first.status_code} to {urlsplit(location).netloc}. "
-                        f"Set the API URL to {new_base} (shown in the shop admin under Add-ons > API)."
-                    ),
-                )
+        response = response_or_exception
+        if isinstance(response_or_exception, requests.exceptions.TooManyRedirects):
+            response = response_or_exception.response
+        if isinstance(response, requests.Response) and (300 <= response.status_code < 400 or response.history):
+            first = response.history[0] if response.history else response
+            return moved_resolution(first)
+        if isinstance(response_or_exception, requests.exceptions.Timeout):
+            url = getattr(response_or_exception.request, "url", None) or ""
+            kind = "connect" if isinstance(response_or_exception, requests.exceptions.ConnectTimeout) else "read"
+            return ErrorResolution(
+                response_action=ResponseAction.RETRY,
+                failure_type=FailureType.transient_error,
+                error_message=(
+                    f"UPgates at {host_of(url)} did not answer in time ({kind} timeout). The request was retried "
+                    "with backoff; if this persists the shop or the network is down, or the timeouts "
+                    "(connect_timeout_seconds, read_timeout_seconds) are too short. Run the sync again later: "
+                    "it continues from the last saved state."
+                ),
+            )
+        if isinstance(response_or_exception, requests.exceptions.ConnectionError):
+            url = getattr(response_or_exception.request, "url", None) or ""
+            return ErrorResolution(
+                response_action=ResponseAction.RETRY,
+                failure_type=FailureType.transient_error,
+                error_message=(
+                    f"The connection to UPgates at {host_of(url)} failed or was cut. The request was retried "
+                    "with backoff; run the sync again later: it continues from the last saved state."
+                ),
+            )
         return super().interpret_response(response_or_exception)
+
+
+def moved_resolution(response: requests.Response) -> ErrorResolution:
+    location = without_userinfo(response.headers.get("Location") or "(no Location header)")
+    new_base = location.split("/api/v2")[0] + "/api/v2" if "/api/v2" in location else location
+    return ErrorResolution(
+        response_action=ResponseAction.FAIL,
+        failure_type=FailureType.config_error,
+        error_message=(
+            f"The UPgates shop moved: {host_of(response.url or '')} answers HTTP {response.status_code} "
+            f"with the location {location}. The connector does not follow redirects (the credentials "
+            f"would go along); update the API URL to {new_base} (shown in the shop admin under Add-ons > API)."
+        ),
+    )
 
 
 # ---- customers: one partition per page, checkpointed per page -------------------------------
@@ -135,6 +194,8 @@ STREAM = "customers"
 CURSOR_FIELD = "last_update_time"
 PROGRESS_EVERY_PAGES = 10
 PAGE_SIZE = 100  # fixed by UPgates; there is no page-size parameter
+FUTURE_TOLERANCE = timedelta(seconds=1)  # `Date` and record times are both whole seconds
+MAX_FUTURE_WARNINGS = 20
 
 
 def parse_time(value: str) -> datetime:
@@ -143,11 +204,114 @@ def parse_time(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def answer_time(headers: Mapping[str, str]) -> Optional[datetime]:
+    """The time of an answer by the API's own clock (`Date` header); None when absent."""
+    raw = headers.get("Date")
+    if not raw:
+        return None
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+YN_FIELDS = ("newsletter_yn",)
+LOGIN_YN_FIELDS = ("active_yn", "blocked_yn")
+
+
+def as_bool(value: Any) -> Any:
+    """UPgates booleans as JSON booleans (`1`, `"1"`, `"true"`, `0`, `"0"`...); None stays None."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y"):
+        return True
+    if text in ("0", "false", "no", "n", ""):
+        return False
+    return value
+
+
+def as_text(value: Any) -> Optional[str]:
+    """A value documented as a string: numbers and booleans as text, lists and objects as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def as_int(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return value
+
+
+def normalise_groups(value: Any) -> List[Dict[str, Any]]:
+    """`groups` always as an array of `{id, name}`: UPgates sends an object `{id: name}` (API
+    Blueprint), an array of objects (seed documentation), an array of ids, or null."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, Mapping):
+        items: Iterable[Any] = [{"id": k, "name": v} for k, v in value.items()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        items = [value]
+    out = []
+    for item in items:
+        if isinstance(item, Mapping):
+            gid = item.get("id", item.get("group_id"))
+            name = item.get("name")
+        else:
+            gid, name = item, None
+        out.append({"id": as_int(gid), "name": as_text(name) if name is not None else None})
+    return out
+
+
+def normalise_customer(record: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """One JSON type per field, whatever shape this answer used (see the schema)."""
+    if "customer_id" in record:
+        record["customer_id"] = as_int(record["customer_id"])
+    record["groups"] = normalise_groups(record.get("groups"))
+    for key in YN_FIELDS:
+        if key in record:
+            record[key] = as_bool(record[key])
+    if "turnover" in record:
+        record["turnover"] = as_text(record["turnover"])
+    login = record.get("login")
+    if isinstance(login, MutableMapping):
+        for key in LOGIN_YN_FIELDS:
+            if key in login:
+                login[key] = as_bool(login[key])
+    metas = record.get("metas")
+    if isinstance(metas, list):
+        for meta in metas:
+            if not isinstance(meta, MutableMapping):
+                continue
+            if "value" in meta:
+                meta["value"] = as_text(meta["value"])
+            values = meta.get("values")
+            if isinstance(values, list):
+                for entry in values:
+                    if isinstance(entry, MutableMapping) and "value" in entry:
+                        entry["value"] = as_text(entry["value"])
+    return record
+
+
 @dataclass
 class CustomersExtractor(DpathExtractor):
     """The manifest's record extractor for `customers`: the records under `field_path` (plain
-    dict lookups, no dpath walk over every field), and, once per answer, the list's totals and
-    the quota headers for the pass that asked (`tracker`, set by the source)."""
+    dict lookups, no dpath walk over every field), each normalised to the schema's one type per
+    field, and, once per answer, the list's totals, the quota headers and the answer's time for
+    the pass that asked (`tracker`, set by the source)."""
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
@@ -158,13 +322,19 @@ class CustomersExtractor(DpathExtractor):
         for body in self.decoder.decode(response):
             if not isinstance(body, Mapping):
                 continue
+            when = None
             if self.tracker is not None:
-                self.tracker.on_answer(body, response.headers)
+                when = self.tracker.on_answer(body, response.headers)
             records: Any = body
             for key in self._keys:
                 records = records.get(key) if isinstance(records, Mapping) else None
             if isinstance(records, list):
-                yield from records
+                for record in records:
+                    if isinstance(record, MutableMapping):
+                        normalise_customer(record)
+                        if self.tracker is not None:
+                            self.tracker.check_future(record, when)
+                    yield record
 
 
 class CustomersPass:
@@ -204,6 +374,53 @@ class CustomersPass:
         # by a kill) stay about one per worker instead of the queue's 10,000 records.
         self.output_queue: Any = getattr(message_repository, "_queue", None)
         self.max_waiting_items = 2
+        # the API's clock: the latest `Date` of an answer in this run (the pass start on this
+        # machine's clock until an answer carries one). The cursor never passes it.
+        self.started_at = datetime.now(timezone.utc).replace(microsecond=0)
+        self.answer_at: Optional[datetime] = None
+        self.future_records = 0
+        self.on_restart: List[Any] = []
+
+    # ---- the API's clock and records stamped in the future ------------------------------
+    def ceiling(self) -> datetime:
+        return self.answer_at or self.started_at
+
+    def check_future(self, record: Mapping[str, Any], when: Optional[datetime]) -> None:
+        """A record stamped after the answer that carried it is still emitted; a warning names
+        it (the first few), and the cursor stops at the answer's time (see the cursor)."""
+        value = record.get(CURSOR_FIELD)
+        if not value or when is None:
+            return
+        try:
+            moment = parse_time(str(value))
+        except ValueError:
+            return
+        if moment <= when + FUTURE_TOLERANCE:
+            return
+        with self._lock:
+            self.future_records += 1
+            count = self.future_records
+        if count <= MAX_FUTURE_WARNINGS:
+            self.log(
+                f"customers: customer {record.get('customer_id')} has {CURSOR_FIELD} {value}, after the time of "
+                f"UPgates' answer ({when.isoformat()}). It is emitted; the cursor stops at the answer's time so "
+                "later edits are still read (this customer is read again by every sync until its time passes).",
+                Level.WARN,
+            )
+        elif count == MAX_FUTURE_WARNINGS + 1:
+            self.log("customers: more customers are stamped in the future; they are emitted but not named here.", Level.WARN)
+
+    def restart(self, from_: Optional[str], reason: str, discard_cursor: bool = False) -> None:
+        """Repair a pass that cannot be right: read it again from page 1 (from `from_`);
+        `discard_cursor` also drops the saved cursor (it was in the future)."""
+        self.log(f"customers: {reason}", Level.WARN)
+        self.from_ = from_
+        self.pages_done = 0
+        self.done_after.clear()
+        self.items_at_start = None
+        self.resumed = False
+        for callback in self.on_restart:
+            callback(discard_cursor)
 
     def set_workers(self, workers: int) -> None:
         # one worker: the next page is bought once the last one has left the queue (a STATE or
@@ -219,13 +436,21 @@ class CustomersPass:
             time.sleep(0.002)
 
     # called once per answer, from worker threads
-    def on_answer(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> None:
+    def on_answer(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> datetime:
+        """Totals and quota headers of an answer; returns the answer's time (its `Date`, else
+        this machine's clock)."""
+        when = answer_time(headers)
+        if when is not None:
+            with self._lock:
+                if self.answer_at is None or when > self.answer_at:
+                    self.answer_at = when
         pages, items = body.get("number_of_pages"), body.get("number_of_items")
         if isinstance(pages, int):
             self.number_of_pages = pages
         if isinstance(items, int):
             self.number_of_items = items
         self.rate_headers = {k: v for k, v in headers.items() if k.lower().startswith("x-rate-limit-") and k.lower().endswith("-remaining")}
+        return when or datetime.now(timezone.utc)
 
     def slice_for(self, page: int) -> StreamSlice:
         partition: Dict[str, Any] = {"page": page}
@@ -305,8 +530,16 @@ class CustomersPageGenerator(PartitionGenerator):
     pool fetches them concurrently. Fetching that first page in the generator (instead of
     yielding it and waiting for its answer) keeps no worker blocked, so one worker is enough."""
 
-    def __init__(self, pass_: CustomersPass, retriever: Any, schema_loader: Any, message_repository: MessageRepository) -> None:
+    def __init__(
+        self,
+        pass_: CustomersPass,
+        retriever: Any,
+        schema_loader: Any,
+        message_repository: MessageRepository,
+        restart_from: Optional[str] = None,
+    ) -> None:
         self._pass = pass_
+        self._restart_from = restart_from  # F of a pass read again from scratch (start_date or none)
         self._kwargs = dict(
             stream_name=STREAM,
             schema_loader=schema_loader,
@@ -319,14 +552,43 @@ class CustomersPageGenerator(PartitionGenerator):
     def _partition(self, page: int, prefetched: Optional[List[Record]] = None) -> PagePartition:
         return PagePartition(self._pass, page, prefetched, **self._kwargs)
 
-    def generate(self) -> Iterable[Partition]:
+    def _first_page(self) -> int:
         p = self._pass
         first = p.pages_done + 1
         while first in p.done_after:
             first += 1
-        head = self._partition(first)
-        records = head.fetch()
+        return first
+
+    def generate(self) -> Iterable[Partition]:
+        p = self._pass
+        first = self._first_page()
+        records = self._partition(first).fetch()
+        # A pass that starts after the API's own time would skip every edit made since the real
+        # last sync (the old cursor was pushed forward by a customer stamped in the future, or
+        # the state was edited): it is not trusted, the pass is read again from scratch.
+        if p.from_ and p.answer_at is not None and parse_time(p.from_) > p.answer_at + FUTURE_TOLERANCE:
+            p.restart(
+                self._restart_from,
+                f"the saved cursor asks for customers changed since {p.from_}, after UPgates' current time "
+                f"({p.answer_at.isoformat()}); a cursor in the future cannot be right and would skip edits, so "
+                f"the pass is read again from {self._restart_from or 'the beginning'}.",
+                discard_cursor=True,
+            )
+            first = 1
+            records = self._partition(first).fetch()
         n = max(p.number_of_pages or 0, 1)
+        beyond = [page for page in p.done_after if page > n]
+        if p.resumed and (first > n or beyond):
+            # The saved pass says pages are done that the list does not have: it cannot be right.
+            p.restart(
+                p.from_,
+                f"the saved pass says {p.pages_done} pages are done (and {sorted(p.done_after)} after them), but "
+                f"the list has {p.number_of_pages} pages; the pass is read again from page 1.",
+            )
+            if first != 1:
+                first = 1
+                records = self._partition(first).fetch()
+                n = max(p.number_of_pages or 0, 1)
         rest = [page for page in range(first + 1, n + 1) if page not in p.done_after]
         if p.resumed and p.pages_done and p.items_at_start is not None and (p.number_of_items or 0) < p.items_at_start:
             # The list shrank since the pass began (customers deleted or no longer matching):
@@ -378,6 +640,12 @@ class CustomersPassCursor(Cursor):
         self._lock = threading.Lock()
         self._complete = False
         self._emitted_final = False
+        pass_.on_restart.append(self._on_restart)
+
+    def _on_restart(self, discard_cursor: bool) -> None:
+        with self._lock:
+            if discard_cursor:
+                self._previous, self._max_str, self._max_dt = None, None, None
 
     @classmethod
     def from_state(
@@ -431,14 +699,27 @@ class CustomersPassCursor(Cursor):
 
     def _newest(self) -> Optional[str]:
         if self._previous and self._max_dt is not None:
-            return self._max_str if self._max_dt >= parse_time(self._previous) else self._previous
-        return self._max_str or self._previous
+            newest = self._max_str if self._max_dt >= parse_time(self._previous) else self._previous
+        else:
+            newest = self._max_str or self._previous
+        if newest:
+            # never past the API's own clock (a saved value from before this repair, too)
+            ceiling = self._pass.ceiling()
+            if parse_time(newest) > ceiling:
+                return ceiling.isoformat()
+        return newest
 
     def observe(self, record: Record) -> None:
         value = record.data.get(CURSOR_FIELD)
         if not value or value == self._max_str:
             return
-        moment = parse_time(value)
+        try:
+            moment = parse_time(value)
+        except ValueError:
+            return  # an unreadable time moves no cursor (the record is emitted as it is)
+        ceiling = self._pass.ceiling()
+        if moment > ceiling:  # stamped in the future: the cursor stops at the answer's time
+            moment, value = ceiling, ceiling.isoformat()
         if self._max_dt is None or moment > self._max_dt:
             with self._lock:
                 if self._max_dt is None or moment > self._max_dt:
@@ -490,3 +771,45 @@ def pass_start(config: Mapping[str, Any], previous: Optional[str]) -> Optional[s
     if not candidates:
         return None
     return max(candidates).isoformat()
+
+
+# ---- what a saved state and a config must hold (a config_error naming the field otherwise) ---
+
+def _time_problem(value: Any) -> Optional[str]:
+    if not isinstance(value, str) or not value.strip():
+        return f"{value!r} is not a time (ISO 8601 with offset, e.g. 2024-01-01T00:00:00+01:00)"
+    try:
+        parse_time(value)
+    except ValueError as error:
+        return f"{value!r} is not a valid time ({error}); use ISO 8601 with offset, e.g. 2024-01-01T00:00:00+01:00"
+    return None
+
+
+def state_problem(stream_state: Any) -> Optional[str]:
+    """What makes a saved customers state unreadable, naming the field; None when it is fine."""
+    if not isinstance(stream_state, Mapping):
+        return f"the customers state must be an object, not {type(stream_state).__name__}"
+    if stream_state.get(CURSOR_FIELD) is not None:
+        problem = _time_problem(stream_state.get(CURSOR_FIELD))
+        if problem:
+            return f"customers.{CURSOR_FIELD}: {problem}"
+    saved = stream_state.get("pass")
+    if saved is None:
+        return None
+    if not isinstance(saved, Mapping):
+        return f"customers.pass must be an object, not {type(saved).__name__}"
+    for key in ("from", "max_seen"):
+        if saved.get(key) is not None:
+            problem = _time_problem(saved.get(key))
+            if problem:
+                return f"customers.pass.{key}: {problem}"
+    for key in ("pages_done", "items"):
+        value = saved.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            return f"customers.pass.{key}: {value!r} is not a whole number of 0 or more"
+    done_after = saved.get("done_after")
+    if done_after is not None and (
+        not isinstance(done_after, list) or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in done_after)
+    ):
+        return f"customers.pass.done_after: {done_after!r} is not a list of page numbers"
+    return None

@@ -1,42 +1,193 @@
+"""Console entry point `source-upgates-customers`.
+
+`spec` is answered from the manifest's spec without building the declarative source (it needs
+no config; building the source would import the CDK's whole declarative machinery for nothing).
+Every other command reads its files here first, so that a file that cannot be read is a
+`config_error` naming the file and the field, then builds the declarative source from them (a
+declarative source needs config, catalog and state in its constructor) and hands over to the
+CDK's entrypoint.
+"""
+
+from __future__ import annotations
+
+import json
 import sys
-from typing import List, Optional
+from pathlib import Path
+from typing import Any, List, Optional
 
-import orjson
-
-from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
-from airbyte_cdk.models import AirbyteMessageSerializer, FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-
-from source_upgates_customers.source import SourceUpgatesCustomers
+MANIFEST = Path(__file__).with_name("manifest.yaml")
 
 
-def _get_source(args: List[str]) -> Optional[SourceUpgatesCustomers]:
-    """The source built from `--config/--catalog/--state` (a declarative source needs them in its
-    constructor); on a bad file, a TRACE error on stdout and None."""
-    config_path = AirbyteEntrypoint.extract_config(args)
-    catalog_path = AirbyteEntrypoint.extract_catalog(args)
-    state_path = AirbyteEntrypoint.extract_state(args)
+class StartError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _emit(message: dict) -> None:
+    sys.stdout.write(json.dumps(message, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _trace_error(message: str) -> None:
+    import time
+
+    _emit(
+        {
+            "type": "TRACE",
+            "trace": {
+                "type": "ERROR",
+                "emitted_at": time.time() * 1000,
+                "error": {"message": message, "internal_message": message, "failure_type": "config_error"},
+            },
+        }
+    )
+
+
+def _arg(args: List[str], flag: str) -> Optional[str]:
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _load(kind: str, path: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise StartError(f"The {kind} file {path} cannot be read: {error.strerror or error}.")
+    except UnicodeDecodeError:
+        raise StartError(f"The {kind} file {path} is not UTF-8 text.")
+    try:
+        return json.loads(text)
+    except ValueError as error:  # the position only: a config holds secrets
+        where = f"line {error.lineno}, column {error.colno}" if hasattr(error, "lineno") else "somewhere"
+        raise StartError(f"The {kind} file {path} is not valid JSON ({where}).")
+
+
+def _check_config(path: str) -> dict:
+    config = _load("config", path)
+    if not isinstance(config, dict):
+        raise StartError(f"The config file {path} must hold a JSON object of settings, not a {type(config).__name__}.")
+    return config
+
+
+def _check_catalog(path: str) -> dict:
+    catalog = _load("catalog", path)
+    if not isinstance(catalog, dict):
+        raise StartError(f"The catalog file {path} must hold a JSON object with `streams`, not a {type(catalog).__name__}.")
+    streams = catalog.get("streams")
+    if not isinstance(streams, list):
+        raise StartError(f"The catalog file {path}: the field `streams` must be a list of configured streams.")
+    for i, entry in enumerate(streams):
+        if not isinstance(entry, dict):
+            raise StartError(f"The catalog file {path}: `streams[{i}]` must be an object.")
+        for field in ("stream", "sync_mode", "destination_sync_mode"):
+            if field not in entry:
+                raise StartError(f"The catalog file {path}: `streams[{i}].{field}` is missing.")
+        if not isinstance(entry["stream"], dict) or not isinstance(entry["stream"].get("name"), str):
+            raise StartError(f"The catalog file {path}: `streams[{i}].stream.name` is missing or not text.")
+        if entry["sync_mode"] not in ("full_refresh", "incremental"):
+            raise StartError(f"The catalog file {path}: `streams[{i}].sync_mode` {entry['sync_mode']!r} is not full_refresh or incremental.")
+    return catalog
+
+
+def _check_state(path: str) -> Any:
+    from source_upgates_customers.components import STREAM, state_problem
+
+    state = _load("state", path)
+    if state in (None, {}, []):
+        return state
+    if isinstance(state, dict):  # the legacy form: {stream name: stream state}
+        entries = [("legacy", name, value) for name, value in state.items()]
+    elif isinstance(state, list):
+        entries = []
+        for i, message in enumerate(state):
+            if not isinstance(message, dict):
+                raise StartError(f"The state file {path}: `[{i}]` must be a state message object.")
+            if message.get("type", "STREAM") == "STREAM":
+                stream = message.get("stream")
+                if not isinstance(stream, dict) or not isinstance(stream.get("stream_descriptor"), dict):
+                    raise StartError(f"The state file {path}: `[{i}].stream.stream_descriptor` is missing.")
+                entries.append((f"[{i}]", stream["stream_descriptor"].get("name"), stream.get("stream_state")))
+    else:
+        raise StartError(f"The state file {path} must hold a list of state messages, not a {type(state).__name__}.")
+    for where, name, value in entries:
+        if name == STREAM and value is not None:
+            problem = state_problem(value)
+            if problem:
+                raise StartError(f"The state file {path} ({where}): {problem}.")
+    return state
+
+
+def _spec() -> None:
+    """The SPEC message from the manifest, without the declarative source."""
+    import yaml
+
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    spec = manifest["spec"]
+    message = {"connectionSpecification": spec["connection_specification"]}
+    if spec.get("documentation_url"):
+        message["documentationUrl"] = spec["documentation_url"]
+    if spec.get("advanced_auth"):
+        message["advanced_auth"] = spec["advanced_auth"]
+    message.update(supportsNormalization=False, supportsDBT=False)  # what the CDK's Spec writes
+    _emit({"type": "SPEC", "spec": message})
+
+
+def _get_source(args: List[str]) -> Any:
+    """The source built from `--config/--catalog/--state`; on a file that cannot be used, a
+    TRACE config_error naming the file and the field on stdout and None."""
+    config_path, catalog_path, state_path = _arg(args, "--config"), _arg(args, "--catalog"), _arg(args, "--state")
+    try:
+        config = _check_config(config_path) if config_path else None
+        if catalog_path:
+            _check_catalog(catalog_path)
+        if state_path:
+            _check_state(state_path)
+    except StartError as error:
+        _trace_error(error.message)
+        return None
+    if config is not None:
+        # before the CDK's spec validation, whose message would quote a URL's user-info
+        from source_upgates_customers.source import check_api_url
+        from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+        try:
+            check_api_url(config)
+        except AirbyteTracedException as error:
+            if args and args[0] == "check":
+                _emit({"type": "CONNECTION_STATUS", "connectionStatus": {"status": "FAILED", "message": error.message}})
+                sys.exit(0)
+            _trace_error(error.message or "The API URL is not allowed.")
+            return None
+    from source_upgates_customers.source import SourceUpgatesCustomers
+
     try:
         return SourceUpgatesCustomers(
             catalog=SourceUpgatesCustomers.read_catalog(catalog_path) if catalog_path else None,
-            config=SourceUpgatesCustomers.read_config(config_path) if config_path else None,
+            config=config,
             state=SourceUpgatesCustomers.read_state(state_path) if state_path else None,
         )
     except Exception as error:  # the platform needs a TRACE message, not a traceback
-        traced = AirbyteTracedException.from_exception(
-            error,
-            message=f"source-upgates-customers could not start: {error}",
-            failure_type=FailureType.config_error,
-        )
-        print(orjson.dumps(AirbyteMessageSerializer.dump(traced.as_airbyte_message())).decode(), flush=True)
+        from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+
+        _trace_error(filter_secrets(f"source-upgates-customers could not start: {error}"))
         return None
 
 
 def run() -> None:
     args = sys.argv[1:]
+    if args[:1] == ["spec"] and len(args) == 1:
+        _spec()
+        return
     source = _get_source(args)
     if source is None:
         sys.exit(1)
+    from airbyte_cdk.entrypoint import launch
+
     launch(source, args)
 
 
