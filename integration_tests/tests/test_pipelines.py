@@ -201,33 +201,60 @@ def test_kill_and_resume_ends_with_every_record(side, tmp_path):
 
 
 # ---- faults ----------------------------------------------------------------------------------
-# name -> (connection it touches: "a" UPgates → Cartum, "b" Cartum → loyalty, arm the fault)
+def _injected_all_fired(world: World) -> list[str]:
+    """Every fault injected into any emulator hit at least once (else the test proved nothing)."""
+    return [f"{name}: {f.kind} {f.path or ''} never fired" for name, api in world.apis.items() for f in api.faults if not f.hits]
+
+
+def _token_expired_mid_write(world: World) -> list[str]:
+    """`import_expire_tokens_after` resets itself when it fires; the destination then logged in again."""
+    out = []
+    if world.cartum.switches.get("import_expire_tokens_after") is not None:
+        out.append("the tokens never expired (import_expire_tokens_after still armed)")
+    if world.cartum.log.count(function="auth") < 2:
+        out.append("no second login: the expired token was never met")
+    return out
+
+
+def _token_revoked_mid_read(world: World) -> list[str]:
+    out = []
+    if world.cartum.switches.get("_calls", {}).get("users/export", 0) < 2:
+        out.append("users/export was called fewer than 2 times: the revocation never fired")
+    if world.cartum.log.count(function="auth") < 2:
+        out.append("no second login: the revoked token was never met")
+    return out
+
+
+# name -> (connection it touches: "a" UPgates → Cartum, "b" Cartum → loyalty, arm the fault,
+#          what shows that it fired)
 FAULTS = {
     "upgates 500 then 502 and 503": ("a", lambda w: [
         w.upgates.inject("status", status=500, path="/api/v2/customers", times=1),
         w.upgates.inject("status", status=502, path="/api/v2/customers", times=1, skip=1),
         w.upgates.inject("status", status=503, path="/api/v2/customers", times=1, skip=2),
-    ]),
-    "upgates dropped connection": ("a", lambda w: w.upgates.inject("drop", path="/api/v2/customers", skip=1)),
-    "upgates truncated json": ("a", lambda w: w.upgates.inject("truncate", path="/api/v2/customers", skip=1)),
-    "upgates body cut": ("a", lambda w: w.upgates.inject("cut", path="/api/v2/customers")),
-    "cartum 503 on import": ("a", lambda w: w.cartum.inject("status", status=503, path="/api/users/import", times=2)),
-    "cartum dropped import": ("a", lambda w: w.cartum.inject("drop", path="/api/users/import", skip=1)),
-    "cartum token expires mid-write": ("a", lambda w: w.cartum.switches.update(import_expire_tokens_after=1)),
-    "cartum token revoked mid-read": ("b", lambda w: w.cartum.switches.update(revoke_token_on_call={"users/export": 2})),
+    ], _injected_all_fired),
+    "upgates dropped connection": ("a", lambda w: w.upgates.inject("drop", path="/api/v2/customers", skip=1), _injected_all_fired),
+    "upgates truncated json": ("a", lambda w: w.upgates.inject("truncate", path="/api/v2/customers", skip=1), _injected_all_fired),
+    "upgates body cut": ("a", lambda w: w.upgates.inject("cut", path="/api/v2/customers"), _injected_all_fired),
+    "cartum 503 on import": ("a", lambda w: w.cartum.inject("status", status=503, path="/api/users/import", times=2), _injected_all_fired),
+    "cartum dropped import": ("a", lambda w: w.cartum.inject("drop", path="/api/users/import", skip=1), _injected_all_fired),
+    "cartum token expires mid-write": ("a", lambda w: w.cartum.switches.update(import_expire_tokens_after=1), _token_expired_mid_write),
+    "cartum token revoked mid-read": ("b", lambda w: w.cartum.switches.update(revoke_token_on_call={"users/export": 2}), _token_revoked_mid_read),
     "loyalty 500 and a dropped batch": ("b", lambda w: [
         w.loyalty.inject("status", status=500, times=1),
         w.loyalty.inject("drop", skip=1),
-    ]),
+    ], _injected_all_fired),
 }
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_fault_leaves_targets_complete(fault, world, tmp_path):
     up_to_cartum, cartum_to_loyalty = connections(world, tmp_path)
-    # Loyalty batches of 5 so that a fault on one batch leaves others to go through.
+    # Loyalty batches of 5 and Cartum pages of 5 so that a fault on one batch or page leaves
+    # others to go through.
     cartum_to_loyalty.destination_config["batch_size"] = 5
-    which, arm = FAULTS[fault]
+    cartum_to_loyalty.source_config["page_size"] = 5
+    which, arm, fired = FAULTS[fault]
     arm(world)
     if which == "a":
         assert_ok(up_to_cartum.run())
@@ -235,9 +262,8 @@ def test_fault_leaves_targets_complete(fault, world, tmp_path):
     else:
         assert_ok(cartum_to_loyalty.run())
         assert_loyalty_holds_cartum(world)
-    hit = [f for api in world.apis.values() for f in api.faults if f.hits]
-    switches_used = world.cartum.switches
-    assert hit or switches_used, "the fault never fired: the test proved nothing"
+    not_fired = fired(world)
+    assert not not_fired, f"the fault never fired, the test proved nothing: {not_fired}"
 
 
 def test_several_faults_together(world, tmp_path):
@@ -251,6 +277,8 @@ def test_several_faults_together(world, tmp_path):
     assert_ok(cartum_to_loyalty.run())
     assert_cartum_holds_upgates(world)
     assert_loyalty_holds_cartum(world)
+    not_fired = _injected_all_fired(world) + _token_expired_mid_write(world)
+    assert not not_fired, f"some faults never fired, the test proved less than it says: {not_fired}"
 
 
 def test_rejected_records_are_kept_with_reasons(world, tmp_path):
