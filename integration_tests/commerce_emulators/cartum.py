@@ -86,6 +86,7 @@ class CartumEmulator(Emulator):
         seed: int = 1,
         users: int = 200,
         orders: int = 300,
+        tidy: bool = False,
     ) -> None:
         super().__init__(latency=latency, seed=seed, clock=clock)
         self.login = login
@@ -97,7 +98,10 @@ class CartumEmulator(Emulator):
         # The seeded world (cartum_seed.py): groups, price levels, managers, users, orders.
         from commerce_emulators.cartum_seed import seed_shop
 
-        seed_shop(self.shop, self.random, self.local_now(), users=users, orders=orders)
+        # tidy=False (default): a world like a real shop's (bulk imports in one second, local
+        # phones, nulls, case-twin e-mails, long names, a few future-stamped users and orders).
+        self.tidy = tidy
+        seed_shop(self.shop, self.random, self.local_now(), users=users, orders=orders, tidy=tidy)
         self.tokens: dict[str, Token] = {}
         self.lock = threading.RLock()
         # Switches for behaviour the docs leave open, set by tests (see the read/import modules).
@@ -127,6 +131,15 @@ class CartumEmulator(Emulator):
             else:
                 user = self.random.choice(users) if users else None
             return make_order(self.shop, self.random, created or self.local_now(), user, **fields)
+
+    def stall(self, seconds: float, function: str | None = None, times: int = 1) -> Any:
+        """The next `times` calls (of `function`, or any) answer only after `seconds` (a stalled API)."""
+        return self.inject("timeout", delay=seconds, path=f"/api/{function}" if function else "/api/", times=times)
+
+    def bulk_import(self, count: int, registered: datetime | None = None, **fields: Any) -> list[dict[str, Any]]:
+        """`count` users registered in one second, as one users/import of that size does."""
+        when = registered or self.local_now()
+        return [self.add_user(registered=when, **fields) for _ in range(count)]
 
     # ---- tokens -------------------------------------------------------------------------
     def issue_token(self) -> str:

@@ -15,6 +15,11 @@ Behaviour follows API-NOTES §2 and seed 001. Where the docs leave a question op
   e.g. {"orders/get": ("EXCEPTION", "Deadlock")}; `force_times` limits how often (default: always).
 - `revoke_token_on_call` ({}): function -> n: the n-th call of that function finds every token
   revoked (AUTHORIZATION_ERROR before the token's time, as after a shop restart).
+- `vary_types` (False): answers whose types vary, as PHP shops' do: numbers as strings
+  (`balance` "122.00", `customer_group_id` "3", `total_sum` "3413.00"), `manager.phone` as a
+  string, `payed` as a boolean.
+- `ignore_to` (False): from/to's upper bound is ignored (records stamped in the future come back).
+- A silent page cap is `limit_cap` above; a stall is `emulator.stall(seconds, function)`.
 
 Dates in from/to: 'YYYY-MM-DD' or 'DD.MM.YYYY', optionally with ' HH:MM:SS'; both inclusive
 (a date alone means the whole day). They are shop-local, like every date the API writes.
@@ -107,6 +112,8 @@ def users_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]
     _hooks(emu, "users/export")
     low = parse_bound(_date_only_api(emu, body.get("from"), "from"), upper=False, name="from")
     high = parse_bound(_date_only_api(emu, body.get("to"), "to"), upper=True, name="to")
+    if emu.switches.get("ignore_to"):
+        high = None
     users = [
         u
         for u in emu.shop.users_by_id()
@@ -119,7 +126,19 @@ def users_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]
         page = [{k: v for k, v in u.items() if k not in USER_B2B_KEYS} for u in page]
     else:
         page = [dict(u) for u in page]
+    if emu.switches.get("vary_types"):
+        page = [_vary_user(u) for u in page]
     return "OK", {"users": page}
+
+
+def _vary_user(user: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(user.get("balance"), (int, float)):
+        user["balance"] = f"{user['balance']:.2f}"
+    if isinstance(user.get("customer_group_id"), int):
+        user["customer_group_id"] = str(user["customer_group_id"])
+    if isinstance(user.get("manager"), dict) and isinstance(user["manager"].get("phone"), int):
+        user["manager"] = {**user["manager"], "phone": str(user["manager"]["phone"])}
+    return user
 
 
 @function("customer-groups/export", b2b=True)
@@ -163,6 +182,8 @@ def orders_get(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
     _hooks(emu, "orders/get")
     low = parse_bound(body.get("from"), upper=False, name="from")
     high = parse_bound(body.get("to"), upper=True, name="to")
+    if emu.switches.get("ignore_to"):
+        high = None
     statuses = _statuses(body.get("status"))
     ids = _ids(body.get("ids"))
     key = "_updated" if emu.switches.get("orders_date_field", "created") == "updated" else "stat_created"
@@ -183,5 +204,8 @@ def orders_get(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
         item = {k: v for k, v in order.items() if k not in drop}
         if not emu.b2b and isinstance(item.get("delivery_data"), dict):
             item["delivery_data"] = {k: v for k, v in item["delivery_data"].items() if k != "ownTTNPicked"}
+        if emu.switches.get("vary_types"):
+            item["total_sum"] = f"{item['total_sum']:.2f}" if isinstance(item.get("total_sum"), (int, float)) else item.get("total_sum")
+            item["payed"] = bool(item.get("payed"))
         out.append(item)
     return "OK", {"orders": out}

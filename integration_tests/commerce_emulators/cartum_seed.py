@@ -181,16 +181,85 @@ def make_order(shop: "Shop", rng: random.Random, created: datetime, user: dict[s
     return order
 
 
+LOCAL_PHONE_STYLES = (
+    lambda op, n: f"0{op}{n}",                                   # 0501234567
+    lambda op, n: f"0{op} {n[:3]} {n[3:5]} {n[5:]}",             # 050 123 45 67
+    lambda op, n: f"(0{op}) {n[:3]}-{n[3:5]}-{n[5:]}",           # (050) 123-45-67
+    lambda op, n: f"+38 (0{op}) {n[:3]}-{n[3:5]}-{n[5:]}",       # +38 (050) 123-45-67
+    lambda op, n: f"380{op}{n}",                                 # 380501234567
+    lambda op, n: f"+380{op}{n}",                                # +380501234567 (E.164)
+)
+LONG_NAME = ("Олександра-Марія Вікторівна Шевченко-Коваленко-Бондаренко " * 6)[:300]
+DIACRITIC_NAMES = ["Zoë Łukasiewicz-Müller", "Žofia Čepková", "José Nuñez García", "Ðorđe Šćepanović", "Ганна Ґудзь-Їжакевич"]
+
+
+def realistic_touches(shop: "Shop", rng: random.Random, now_local: datetime) -> None:
+    """What real shops hold (issue 13): local-format phones, missing and null values, e-mails
+    differing only in case, names with diacritics and of 300 characters, and a few records
+    stamped in the future (a wrong clock, a typo in an import)."""
+    people = shop.users_by_id()
+    for i, user in enumerate(people):
+        roll = rng.random()
+        digits = str(user["phone"])[-9:]
+        if roll < 0.55:
+            user["phone"] = rng.choice(LOCAL_PHONE_STYLES)(digits[:2], digits[2:])
+        elif roll < 0.62:
+            user["phone"] = ""
+        elif roll < 0.67:
+            user["phone"] = None
+        if rng.random() < 0.1:
+            user["city"] = None
+        if rng.random() < 0.1:
+            user["address"] = ""
+        if rng.random() < 0.05:
+            user["country"] = ""
+    if len(people) >= 4:
+        # e-mails differing only in case: two different users of the shop
+        twin, source = people[1], people[2]
+        del shop.users[twin["email"]]
+        local, _, domain = source["email"].partition("@")
+        twin["email"] = f"{local[:1].upper()}{local[1:]}@{domain.upper()}"
+        shop.users[twin["email"]] = twin
+        people[3]["title"] = LONG_NAME
+        for user, name in zip(people[4:], DIACRITIC_NAMES):
+            user["title"] = name
+    # a few records stamped in the future (a wrong clock, a typo in an import): two users and
+    # two orders of the seeded counts get a registration / creation date ahead of now
+    if len(people) >= 12:
+        for user, moment in zip(rng.sample(people[10:], 2), (now_local + timedelta(days=3), now_local.replace(year=now_local.year + 10))):
+            user["registered"] = moment.strftime(DATE_FORMAT)
+    if len(shop.orders) >= 2:
+        for order, moment in zip(rng.sample(shop.orders, 2), (now_local + timedelta(days=2), now_local.replace(year=now_local.year + 10))):
+            order["stat_created"] = order["_updated"] = moment.strftime(DATE_FORMAT)
+
+
 def seed_shop(shop: "Shop", rng: random.Random, now_local: datetime, users: int, orders: int,
-              days: int = 730) -> None:
+              days: int = 730, tidy: bool = False) -> None:
     """Fill `shop`: groups, levels, managers, `users` users registered over the last `days` days
-    (ids ascend with the registration time) and `orders` orders of the last year."""
+    (ids ascend with the registration time) and `orders` orders of the last year.
+
+    By default the world looks like a real shop (`tidy=False`): about 40 % of the users came in
+    bulk imports, each registering its users in one second (up to several hundred), and
+    `realistic_touches` adds local phones, nulls, case-twins, long and diacritic names and a few
+    future-stamped users and orders (two of each, out of `users`/`orders`). `tidy=True` is the
+    old world: one registration per random second, E.164 phones, every field filled, nothing in
+    the future."""
     shop.price_levels = [dict(p) for p in PRICE_LEVELS]
     shop.customer_groups = [dict(g) for g in CUSTOMER_GROUPS]
     shop.managers = {k: dict(v) for k, v in MANAGERS.items()}
     start = now_local - timedelta(days=days)
     span = int((now_local - start).total_seconds()) - 3600
-    moments = sorted(start + timedelta(seconds=rng.randrange(span)) for _ in range(users))
+    if tidy or users < 10:
+        moments = sorted(start + timedelta(seconds=rng.randrange(span)) for _ in range(users))
+    else:
+        bulk = int(users * 0.4)
+        imports = [bulk - bulk // 3, bulk // 3]  # two imports: one big, one smaller
+        singles = users - sum(imports)
+        moments = [start + timedelta(seconds=rng.randrange(span)) for _ in range(singles)]
+        for size in imports:
+            when = start + timedelta(seconds=rng.randrange(span))
+            moments += [when] * size
+        moments.sort()
     for moment in moments:
         make_user(shop, rng, moment)
     people = shop.users_by_id()
@@ -201,3 +270,5 @@ def seed_shop(shop: "Shop", rng: random.Random, now_local: datetime, users: int,
         known = bisect.bisect_right(registered, moment.strftime(DATE_FORMAT)) or len(people)
         owner = people[rng.randrange(known)] if people and rng.random() < 0.9 else None
         make_order(shop, rng, moment, owner)
+    if not tidy and users >= 10:
+        realistic_touches(shop, rng, now_local)

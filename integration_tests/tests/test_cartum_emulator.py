@@ -27,7 +27,8 @@ def token(api: CartumEmulator) -> str:
     return answer["response"]["token"]
 
 
-def test_seeded_world_is_ukrainian_b2b(cartum: CartumEmulator) -> None:
+def test_seeded_world_is_ukrainian_b2b(cartum_factory) -> None:
+    cartum = cartum_factory(tidy=True)  # the old, tidy world: E.164 phones, every field filled
     users = cartum.shop.users_by_id()
     assert len(users) == 200 and len(cartum.shop.orders) == 300
     assert all(set(u) == USER_KEYS for u in users)
@@ -166,7 +167,8 @@ def test_shop_without_b2b_module(cartum_factory) -> None:
     assert orders and all("customer_details" not in o and "ownTTNPicked" not in o["delivery_data"] for o in orders)
 
 
-def test_orders_get_filters(cartum: CartumEmulator) -> None:
+def test_orders_get_filters(cartum_factory) -> None:
+    cartum = cartum_factory(tidy=True)
     value = token(cartum)
     orders = sorted(cartum.shop.orders, key=lambda o: o["order_id"])
     day = orders[150]["stat_created"][:10]
@@ -239,3 +241,69 @@ def test_imported_users_come_back_from_users_export(cartum: CartumEmulator) -> N
     imported = users[-1]
     assert imported["email"] == "ivan.petrenko@ukr.net" and imported["id"] == 201
     assert set(imported) >= USER_KEYS and imported["manager"]["id"] == 62 and imported["customer_group_id"] == 5
+
+
+# ---- the default world looks like a real shop's (issue 13 item 1) ------------------------------
+def test_default_world_looks_like_a_real_shop(cartum_factory) -> None:
+    import collections
+    import re
+
+    api = cartum_factory(users=1000, orders=60)
+    users = api.shop.users_by_id()
+    assert len(users) == 1000 and len(api.shop.orders) == 60
+    phones = [u["phone"] for u in users]
+    local = [p for p in phones if isinstance(p, str) and p and not p.startswith("+380")]
+    assert len(local) > 300  # written the local way: 050 123 45 67, 0501234567, (050) 123-45-67 ...
+    assert any(isinstance(p, str) and re.fullmatch(r"0\d{9}", p) for p in phones)
+    assert any(isinstance(p, str) and " " in p for p in phones)
+    assert None in phones and "" in phones
+    assert any(u["city"] is None for u in users) and any(u["address"] == "" for u in users)
+    emails = collections.Counter(u["email"].lower() for u in users)
+    assert any(n > 1 for n in emails.values())  # e-mails differing only in case
+    assert len({u["email"] for u in users}) == 1000
+    assert any(len(u["title"]) == 300 for u in users)
+    assert any(any(ch in u["title"] for ch in "ëŁüŽČñ") for u in users)
+    per_second = collections.Counter(u["registered"] for u in users)
+    assert max(per_second.values()) >= 200  # a bulk import: hundreds of users in one second
+    now = api.local_now().strftime("%Y-%m-%d %H:%M:%S")
+    assert sum(u["registered"] > now for u in users) == 2
+    assert sum(o["stat_created"] > now for o in api.shop.orders) == 2
+    # the users/export `to` bound keeps the future out; switch `ignore_to` lets it through
+    value = token(api)
+    today = api.local_now().strftime("%Y-%m-%d")
+    got = call(api, "users/export", {"token": value, "to": today})["response"]["users"]
+    assert len(got) == 998
+    api.switches["ignore_to"] = True
+    assert len(call(api, "users/export", {"token": value, "to": today})["response"]["users"]) == 1000
+    assert len(call(api, "orders/get", {"token": value, "to": today})["response"]["orders"]) == 60
+
+
+def test_types_vary_when_switched(cartum_factory) -> None:
+    api = cartum_factory(tidy=True, users=30, orders=30)
+    api.switches["vary_types"] = True
+    value = token(api)
+    users = call(api, "users/export", {"token": value})["response"]["users"]
+    assert all(isinstance(u["balance"], str) and isinstance(u["customer_group_id"], str) for u in users)
+    assert any(isinstance(u["manager"], dict) and isinstance(u["manager"]["phone"], str) for u in users)
+    orders = call(api, "orders/get", {"token": value})["response"]["orders"]
+    assert all(isinstance(o["total_sum"], str) and isinstance(o["payed"], bool) for o in orders)
+    assert all(isinstance(u["balance"], (int, float)) for u in api.shop.users.values())  # the world is unchanged
+
+
+def test_stall_and_bulk_import(cartum_factory) -> None:
+    api = cartum_factory(tidy=True, users=3, orders=0)
+    api.stall(3, function="users/export")
+    value = token(api)
+    with pytest.raises(requests.Timeout):
+        requests.post(f"{api.url}/api/users/export/", json={"token": value}, timeout=1)
+    assert call(api, "users/export", {"token": value})["status"] == "OK"  # spent after one call
+    added = api.bulk_import(150)
+    assert len({u["registered"] for u in added}) == 1 and len(api.shop.users) == 153
+
+
+def test_silent_page_cap(cartum_factory) -> None:
+    api = cartum_factory(tidy=True, users=120, orders=0)
+    api.switches["limit_cap"] = 50
+    value = token(api)
+    page = call(api, "users/export", {"token": value, "limit": 100, "offset": 0})
+    assert page["status"] == "OK" and len(page["response"]["users"]) == 50  # no word of the cap
