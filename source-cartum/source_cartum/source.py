@@ -1,12 +1,77 @@
-"""SourceCartum: the declarative manifest, built with its config, catalog and state."""
+"""SourceCartum: the declarative manifest, built with its config, catalog and state.
+
+Around the CDK's read this class adds what a manifest cannot say:
+
+- the shop URL is checked before anything is sent (`components.check_shop_url`);
+- the requesters' connect/read timeouts come from the config (the manifest's fields are numbers,
+  not templates);
+- users: the ids emitted at the cursor's last second are kept in the state (`ids_at_cursor`,
+  at most `MAX_IDS_AT_CURSOR`) and not emitted again by the next sync, which still asks from that
+  second on (a user registered in that second after the read is never lost);
+- users and orders: an emitted cursor never passes the sync's start (or the shop's clock, from the
+  answers' `Date` header); a record stamped in the future is still emitted, with a warning.
+"""
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional
 
-from airbyte_cdk.models import ConfiguredAirbyteCatalog
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteStateBlob,
+    AirbyteStateMessageSerializer,
+    ConfiguredAirbyteCatalog,
+    Status,
+    AirbyteConnectionStatus,
+    Type,
+)
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.source import TState
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_cartum import components
+
+LOGGER = logging.getLogger("airbyte")
+
+# At most this many user ids of the cursor's second are kept in the state (about 8 bytes each
+# in the state JSON). A second holding more users than this re-emits the rest once.
+MAX_IDS_AT_CURSOR = 10_000
+IDS_KEY = "ids_at_cursor"
+USERS_CURSOR = "registered_at"
+ORDERS_CURSOR = "stat_created_at"
+TIMEOUTS = {"connect_timeout_seconds": ("connect_timeout_in_seconds", 10), "read_timeout_seconds": ("read_timeout_in_seconds", 60)}
+
+
+def _stream_states(state: Optional[List[Any]]) -> Dict[str, Dict[str, Any]]:
+    out: Dict[str, Dict[str, Any]] = {}
+    for message in state or []:
+        try:
+            dumped = AirbyteStateMessageSerializer.dump(message) if not isinstance(message, dict) else message
+            stream = dumped.get("stream") or {}
+            name = (stream.get("stream_descriptor") or {}).get("name")
+            if name:
+                out[name] = dict(stream.get("stream_state") or {})
+        except Exception:  # an odd state is the CDK's (and run.py's) to report
+            continue
+    return out
+
+
+def _aware(value: Any) -> Optional[datetime]:
+    """An ISO 8601 value with offset ('...T..:..:..+03:00' or '+0300'); None if not one."""
+    if not isinstance(value, str):
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z",):
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 class SourceCartum(YamlDeclarativeSource):
@@ -17,4 +82,138 @@ class SourceCartum(YamlDeclarativeSource):
         state: Optional[List[TState]] = None,
         **kwargs: Any,
     ) -> None:
+        self._cartum_config = config or {}
+        self._url_error: Optional[AirbyteTracedException] = None
+        if config and "shop_url" in config:
+            try:
+                components.check_shop_url(config["shop_url"])
+            except AirbyteTracedException as error:
+                self._url_error = error
+        self._saved = _stream_states(state)
         super().__init__(path_to_yaml="manifest.yaml", catalog=catalog, config=config, state=state, **kwargs)
+
+    # ---- the manifest, with the config's timeouts ---------------------------------------------
+    def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Any:
+        manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
+        config = getattr(self, "_cartum_config", None) or {}
+        definitions = manifest.get("definitions", {})
+        requesters = [definitions.get("requester"), definitions.get("authenticator", {}).get("session", {}).get("login_requester")]
+        for option, (field, default) in TIMEOUTS.items():
+            value = config.get(option)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                value = default
+            for requester in requesters:
+                if isinstance(requester, dict):
+                    requester[field] = value
+        return manifest
+
+    # ---- check / discover / read ----------------------------------------------------------------
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        if self._url_error is not None:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=self._url_error.message)
+        return super().check(logger, config)
+
+    def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Optional[List[Any]] = None) -> Iterator[AirbyteMessage]:
+        if self._url_error is not None:
+            raise self._url_error
+        guard = _CursorGuard(self._cartum_config or config, self._saved)
+        for message in super().read(logger, config, catalog, state):
+            if message.type == Type.RECORD and message.record is not None:
+                if not guard.keep(message.record.stream, message.record.data):
+                    continue
+            elif message.type == Type.STATE and message.state is not None and message.state.stream is not None:
+                guard.fix_state(message.state.stream)
+            yield message
+        guard.summary()
+
+
+class _CursorGuard:
+    """The users ids at the cursor's second, and the future guard of users and orders."""
+
+    def __init__(self, config: Mapping[str, Any], saved: Mapping[str, Mapping[str, Any]]) -> None:
+        self.zone = components.shop_zone(config)
+        components.reset_answer_dates()
+        self.started = datetime.now(self.zone).replace(microsecond=0)
+        users = saved.get("users") or {}
+        self.saved_at = _aware(users.get(USERS_CURSOR))
+        ids = users.get(IDS_KEY)
+        self.saved_ids = {i for i in ids if isinstance(i, int)} if isinstance(ids, list) and self.saved_at else set()
+        self.max_at: Optional[datetime] = None
+        self.ids_at_max: set = set()
+        self.skipped = 0
+        self.warned: set = set()
+
+    def limit(self) -> datetime:
+        """The latest a cursor may be: this sync's start, or the shop's clock if it is ahead."""
+        shop_now = components.latest_answer_date()
+        return max(self.started, shop_now.astimezone(self.zone)) if shop_now else self.started
+
+    def _warn_future(self, stream: str, key: Any, value: Any) -> None:
+        if len(self.warned) < 20 and (stream, key) not in self.warned:
+            self.warned.add((stream, key))
+            LOGGER.warning(
+                f"{stream}: record {key} is stamped in the future ({value}, the sync started at "
+                f"{self.started.isoformat()} shop time). It is emitted, but the cursor does not move past the sync's start."
+            )
+
+    def keep(self, stream: str, data: MutableMapping[str, Any]) -> bool:
+        if stream == "users":
+            at = _aware(data.get(USERS_CURSOR))
+            uid = data.get("id")
+            if at is None:
+                return True
+            if self.saved_at is not None and at == self.saved_at and uid in self.saved_ids:
+                self.skipped += 1
+                return False  # emitted by an earlier sync at the saved second
+            if at > self.started + timedelta(minutes=10):
+                self._warn_future("users", f"id {uid}", data.get("registered"))
+            if self.max_at is None or at > self.max_at:
+                self.max_at, self.ids_at_max = at, {uid}
+            elif at == self.max_at:
+                self.ids_at_max.add(uid)
+        elif stream == "orders":
+            at = _aware(data.get(ORDERS_CURSOR))
+            if at is not None and at > self.started + timedelta(minutes=10):
+                self._warn_future("orders", f"order_id {data.get('order_id')}", data.get("stat_created"))
+        return True
+
+    def fix_state(self, stream_state: Any) -> None:
+        name = stream_state.stream_descriptor.name
+        if name not in ("users", "orders") or stream_state.stream_state is None:
+            return
+        values = dict(vars(stream_state.stream_state))
+        if name == "users":
+            at = _aware(values.get(USERS_CURSOR))
+            if at is None:
+                return
+            limit = self.limit()
+            if at > limit:
+                LOGGER.warning(f"users: the cursor would move to {at.isoformat()}, past the sync's start; it stays at {limit.isoformat()}.")
+                at = limit
+                values[USERS_CURSOR] = at.strftime(components.STATE_FORMAT)
+            ids: set = set()
+            if self.max_at is not None and at == self.max_at:
+                ids |= self.ids_at_max
+            if self.saved_at is not None and at == self.saved_at:
+                ids |= self.saved_ids
+            kept = sorted(i for i in ids if isinstance(i, int))
+            if len(kept) > MAX_IDS_AT_CURSOR:
+                LOGGER.info(f"users: {len(kept)} users share the cursor's second; the state keeps {MAX_IDS_AT_CURSOR} of their ids, the next sync emits the others again.")
+                kept = kept[-MAX_IDS_AT_CURSOR:]
+            values[IDS_KEY] = kept
+        else:
+            value = values.get(ORDERS_CURSOR)
+            today = self.limit().date()
+            if isinstance(value, str) and len(value) >= 10:
+                try:
+                    day = datetime.strptime(value[:10], "%Y-%m-%d").date()
+                except ValueError:
+                    return
+                if day > today:
+                    LOGGER.warning(f"orders: the cursor would move to {value}, past the sync's start; it stays at {today.isoformat()}.")
+                    values[ORDERS_CURSOR] = today.isoformat()
+        stream_state.stream_state = AirbyteStateBlob(**values)
+
+    def summary(self) -> None:
+        if self.skipped:
+            LOGGER.info(f"users: {self.skipped} users of the saved cursor's second were emitted by an earlier sync and are not emitted again.")

@@ -302,6 +302,11 @@ BASE = {"login": "api", "password": "secret", "start_date": "2024-01-01"}
         ("http://myshop.cartum.io", False),
         ("ftp://myshop.cartum.io", False),
         ("https://myshop.cartum.io/api/users/export", False),
+        ("https://user:pass@myshop.cartum.io", False),
+        ("https://myshop.cartum.io\\@evil.example", False),
+        ("http://example.invalid\\@127.0.0.1:8802", False),
+        ("https://my shop.cartum.io", False),
+        (" https://myshop.cartum.io", False),
     ],
 )
 def test_shop_url_is_https_or_loopback(url: str, ok: bool) -> None:
@@ -311,6 +316,37 @@ def test_shop_url_is_https_or_loopback(url: str, ok: bool) -> None:
     else:
         with pytest.raises(jsonschema.ValidationError):
             validate()
+
+
+@pytest.mark.parametrize(
+    "url,ok",
+    [
+        ("https://myshop.cartum.io", True),
+        ("https://myshop.cartum.io/", True),
+        ("http://127.0.0.1:8811", True),
+        ("http://localhost/", True),
+        ("http://myshop.cartum.io", False),
+        ("https://u:Very-Secret-Pw@myshop.cartum.io", False),
+        ("https://myshop.cartum.io\\@127.0.0.1", False),
+        ("http://example.invalid\\@127.0.0.1:8802", False),
+        ("https://myshop.cartum.io/api", False),
+        ("https://myshop.cartum.io?x=1", False),
+        ("https://myshop .cartum.io", False),
+        ("https://myshop.cartum.io\t", False),
+    ],
+)
+def test_check_shop_url_parses_like_requests_and_never_quotes_user_info(url: str, ok: bool) -> None:
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+    from source_cartum.components import check_shop_url
+
+    if ok:
+        assert check_shop_url(url) == url
+        return
+    with pytest.raises(AirbyteTracedException) as caught:
+        check_shop_url(url)
+    assert caught.value.failure_type == FailureType.config_error
+    assert "Very-Secret-Pw" not in (caught.value.message or "") + (caught.value.internal_message or "")
 
 
 def test_password_is_secret_and_defaults() -> None:

@@ -10,13 +10,57 @@ import pytest
 from source_cartum import run
 
 
-def test_unreadable_config_becomes_a_trace_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = tmp_path / "config.json"
-    config.write_text("{ not json")
-    assert run._get_source(["check", "--config", str(config)]) is None
-    message = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert message["type"] == "TRACE" and message["trace"]["error"]["failure_type"] == "system_error"
-    assert "source-cartum could not start" in message["trace"]["error"]["message"]
+GOOD_CONFIG = {"shop_url": "https://shop.example.com", "login": "a", "password": "b", "start_date": "2025-01-01"}
+
+
+def _users_state(value: object) -> list:
+    return [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"registered_at": value}}}]
+
+
+@pytest.mark.parametrize(
+    "which,content,words",
+    [
+        ("config", "{ not json", ["config file", "not valid JSON"]),
+        ("config", "[1, 2]", ["config file", "JSON object"]),
+        ("catalog", "{ nope", ["catalog file", "not valid JSON"]),
+        ("catalog", "[]", ["catalog file", "'streams'"]),
+        ("state", "not json at all", ["state file", "not valid JSON"]),
+        ("state", json.dumps(_users_state("garbage")), ["state file", "'users'", "'registered_at'", "garbage"]),
+        ("state", json.dumps(_users_state("2026-02-30")), ["state file", "'registered_at'", "2026-02-30"]),
+        ("state", json.dumps([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "orders"}, "stream_state": {"stat_created_at": 17}}}]), ["'orders'", "'stat_created_at'"]),
+    ],
+)
+def test_unreadable_inputs_are_config_errors_naming_file_and_field(tmp_path: Path, which: str, content: str, words: list) -> None:
+    import subprocess
+    import sys
+
+    files = {"config": json.dumps(GOOD_CONFIG), "catalog": (Path(__file__).parent.parent / "integration_tests" / "configured_catalog.json").read_text(), "state": "[]"}
+    files[which] = content
+    args = ["read"]
+    for name, text in files.items():
+        (tmp_path / f"{name}.json").write_text(text)
+        args += [f"--{name}", str(tmp_path / f"{name}.json")]
+    proc = subprocess.run([sys.executable, "-c", "from source_cartum.run import run; run()", *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    traces = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{") and '"TRACE"' in line]
+    assert len(traces) == 1, proc.stdout + proc.stderr
+    error = traces[0]["trace"]["error"]
+    assert error["failure_type"] == "config_error"
+    assert str(tmp_path / f"{which}.json") in error["message"]
+    for word in words:
+        assert word in error["message"]
+
+
+def test_spec_needs_no_declarative_machinery() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; from source_cartum.run import run; sys.argv=['source-cartum','spec']; run(); print(sorted(m for m in sys.modules if m.startswith('airbyte_cdk')))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    lines = proc.stdout.splitlines()
+    spec = json.loads(lines[0])
+    assert spec["type"] == "SPEC" and spec["spec"]["connectionSpecification"]["properties"]["password"]["airbyte_secret"] is True
+    assert lines[1] == "[]"  # not even airbyte_cdk itself
 
 
 def test_source_is_built_with_config_catalog_and_state(tmp_path: Path) -> None:
