@@ -21,15 +21,19 @@ from destination_common.outcomes import Code
 logger = logging.getLogger("airbyte")
 
 
-def redact_value(value: Any) -> Any:
+def redact_value(value: Any, mask_fields: frozenset = frozenset()) -> Any:
     """`value` with every string in it (dict keys included, at any depth) passed through
-    `redact()`: what the rejected-records file keeps is masked like a log line."""
+    `redact()`: what the rejected-records file keeps is masked like a log line. Values of
+    keys in `mask_fields` (compared case-insensitively) become `****` whatever they are."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, Mapping):
-        return {redact(str(k)): redact_value(v) for k, v in value.items()}
+        return {
+            redact(str(k)): ("****" if str(k).lower() in mask_fields and v not in (None, "") else redact_value(v, mask_fields))
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [redact_value(v) for v in value]
+        return [redact_value(v, mask_fields) for v in value]
     if value is None or isinstance(value, (bool, int, float)):
         return value
     return redact(str(value))
@@ -57,12 +61,16 @@ class RejectLog:
       the write loop calls before it emits a STATE). Every string of a line (key, reason, the
       record's keys and values) goes through `redact()`, so registered secrets, also those
       added at runtime, are masked in the file as in the log.
+    - `mask_fields` (settable after construction, e.g. `loop.rejects.mask_fields =
+      {"customer_password", "customer_PIN"}`): record fields, at any depth, whose values are
+      written as `****` (secrets that are data, not config);
     - corrections never count as rejections (`total`, `counts` and the threshold ignore them):
       `notes_total`, `notes_counts`, `notes_by_reason()`.
     """
 
-    def __init__(self, path: Optional[str] = None, *, log_limit: int = 100) -> None:
+    def __init__(self, path: Optional[str] = None, *, log_limit: int = 100, mask_fields: Any = ()) -> None:
         self.path = str(Path(path).expanduser()) if path else None
+        self.mask_fields = mask_fields
         self.log_limit = log_limit
         self.counts: Counter[str] = Counter()
         self.total = 0
@@ -162,7 +170,8 @@ class RejectLog:
                 self._file = open(self.path, "a", encoding="utf-8")
             except OSError as exc:
                 raise _path_error(self.path, "rejected_records_path", exc.strerror or type(exc).__name__) from None
-        self._file.write(json.dumps(redact_value(line), ensure_ascii=False, default=str) + "\n")
+        mask = frozenset(str(f).lower() for f in (self.mask_fields or ()))
+        self._file.write(json.dumps(redact_value(line, mask), ensure_ascii=False, default=str) + "\n")
 
     def by_reason(self) -> str:
         """`code 2: 3, mapping: 1` (most frequent first), or `none`."""

@@ -122,3 +122,16 @@ def _file(tmp):
     f = tmp / "plain.txt"
     f.write_text("x")
     return f
+
+
+def test_mask_fields_hide_secrets_that_are_data(tmp_path):
+    path = tmp_path / "r.jsonl"
+    log = RejectLog(str(path))
+    log.mask_fields = {"customer_password", "customer_PIN"}
+    record = {"email": "a@b.cz", "customer_password": "DataPw-HSEC-1", "nested": {"CUSTOMER_PIN": 98765432}, "customer_PIN": ""}
+    log.reject("customers", "a@b.cz", 2, "bad", record)
+    log.note("customers", "a@b.cz", "phone", "normalised", record)
+    log.close()
+    assert_no_secrets(["DataPw-HSEC-1", "98765432"], paths=[tmp_path])
+    got = lines(path)[0]["record"]
+    assert got == {"email": "a@b.cz", "customer_password": "****", "nested": {"CUSTOMER_PIN": "****"}, "customer_PIN": ""}
