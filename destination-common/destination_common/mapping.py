@@ -62,6 +62,49 @@ class TemplateRefused(Exception):
 _ENV: Any = None
 
 
+class _OverBudget(Exception):
+    pass
+
+
+def deep_size(value: Any, budget: int) -> int:
+    """The length `value` would have as text, roughly (strings by length, containers by their
+    elements, shared elements counted each time they appear, as `str()` would write them),
+    computed only up to `budget`: returns `budget + 1` as soon as it is exceeded, so a
+    structure that doubles itself (`[x, x]` nested 40 times) costs nothing to measure."""
+    memo: dict[int, int] = {}
+    total = 0
+
+    def size(v: Any) -> int:
+        if isinstance(v, (str, bytes, bytearray)):
+            return len(v)
+        if v is None or isinstance(v, (bool, float)):
+            return 5
+        if isinstance(v, int):
+            return v.bit_length() // 3 + 1
+        key = id(v)
+        if key in memo:
+            return memo[key]
+        if isinstance(v, Mapping):
+            parts: Iterable[Any] = (x for kv in v.items() for x in kv)
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            parts = v
+        else:
+            return 16
+        n = 2
+        for part in parts:
+            n += size(part) + 2
+            if n > budget:
+                raise _OverBudget
+        memo[key] = n
+        return n
+
+    try:
+        total = size(value)
+    except (_OverBudget, RecursionError):
+        return budget + 1
+    return total if total <= budget else budget + 1
+
+
 def _template_env() -> Any:
     """The bounded sandbox, built on first use (the Jinja and declarative imports stay out of
     `spec`): Jinja's ImmutableSandboxedEnvironment (no attribute starting with `_`, no
@@ -93,7 +136,22 @@ def _template_env() -> Any:
                     raise too_big("a format width is too large")
 
     def sized(value: Any) -> Optional[int]:
-        return len(value) if isinstance(value, (str, bytes, list, tuple)) else None
+        if isinstance(value, (str, bytes, list, tuple)):
+            return deep_size(value, MAX_OUTPUT_CHARS)
+        return None
+
+    def bounded_value(value: Any) -> Any:
+        """Wraps every `{% set %}` / `{% with %}` value: no name holds more than the bound."""
+        if deep_size(value, MAX_OUTPUT_CHARS) > MAX_OUTPUT_CHARS:
+            raise too_big("the value would be too long")
+        return value
+
+    def finalize(value: Any) -> Any:
+        if value is None:
+            return ""
+        if not isinstance(value, str) and deep_size(value, MAX_OUTPUT_CHARS) > MAX_OUTPUT_CHARS:
+            raise too_big("the value would be too long")
+        return value
 
     def is_int(value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
@@ -144,7 +202,8 @@ def _template_env() -> Any:
                     check_len(len(owner) + count * max(0, len(new) - len(old)))
             return super().call(__context, __obj, *args, **kwargs)
 
-    env = BoundedEnvironment(finalize=lambda value: "" if value is None else value)
+    env = BoundedEnvironment(finalize=finalize)
+    env.globals[_BOUNDED_VALUE] = bounded_value
     env.filters.update(**cdk_filters)
     env.globals.update(**cdk_macros)
     for name in ("range", "lipsum", "cycler", "joiner", "namespace"):
@@ -200,7 +259,28 @@ def _template_env() -> Any:
     return env
 
 
+_BOUNDED_VALUE = "bounded_value__"
+
+
+def _bound_assignments(ast_root: Any) -> Any:
+    """Wrap the value of every `{% set x = … %}` and `{% with x = … %}` in the environment's
+    size guard, so that no name can double itself past the bound."""
+    from jinja2 import nodes
+
+    def guard(node: Any) -> Any:
+        return nodes.Call(nodes.Name(_BOUNDED_VALUE, "load"), [node], [], None, None, lineno=node.lineno)
+
+    for node in ast_root.find_all((nodes.Assign, nodes.With)):
+        if isinstance(node, nodes.Assign):
+            node.node = guard(node.node)
+        else:
+            node.values = [guard(v) for v in node.values]
+    return ast_root
+
+
 _FORBIDDEN_NODES = {
+    "AssignBlock": "set blocks ({% set x %}…{% endset %})",
+    "FilterBlock": "filter blocks",
     "Macro": "macro definitions",
     "CallBlock": "call blocks",
     "Include": "include",
@@ -380,7 +460,7 @@ class TemplateMapper:
         self._compiled: dict[str, Any] = {}
         self._loops: dict[str, bool] = {}
         env = _template_env()
-        known = {"record", "config", *env.globals}
+        known = {"record", "config", *(g for g in env.globals if g != _BOUNDED_VALUE)}
         for target, template in self.templates.items():
             if not isinstance(template, str):
                 continue
@@ -401,7 +481,8 @@ class TemplateMapper:
                     "Templates see `record` (the record's data) and `config` (without its secrets)."
                 )
             try:
-                self._compiled[target] = env.from_string(template)
+                code = env.compile(_bound_assignments(parsed), name=None, filename="<template>")
+                self._compiled[target] = env.template_class.from_code(env, code, env.make_globals(None), None)
             except TemplateSyntaxError as exc:
                 raise _config_error(f"The mapping template for field '{target}' is not valid Jinja: {exc.message}. Fix it in the record mapping.")
             self._loops[target] = _has_loop(parsed)

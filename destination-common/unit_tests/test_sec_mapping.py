@@ -16,6 +16,13 @@ from destination_common import MappingError, MappingRegistry, RejectLog, StreamH
 from destination_common.mapping import MAX_OUTPUT_CHARS, config_for_templates, secret_paths_of
 
 PASSWORD = "Pw-HSEC-template-5tT"
+
+
+def _nested_times(expr, n):
+    for _ in range(n):
+        expr = f"[{expr}] * 2"
+    return expr
+
 API_KEY = "Key-HSEC-template-9wW"
 TOKEN = "Tok-HSEC-template-2zZ"
 SPEC = {
@@ -107,6 +114,10 @@ def test_a_huge_constant_is_refused_at_construction_within_a_second():
         ("{{ record.first_name | replace('', record.pad) | replace('', record.pad) | replace('', record.pad) }}",
          {"first_name": "J" * 100, "pad": "x" * 40}),
         ("{{ record.n ** record.e }}", {"n": 7, "e": 1000000000}),
+        ("{% set x = record.s %}" + "{% set x = x ~ x %}" * 40 + "{{ x | length }}", {"s": "ab"}),
+        ("{% with x = record.s ~ record.s %}{% with y = x ~ x %}{{ y }}{% endwith %}{% endwith %}",
+         {"s": "y" * (MAX_OUTPUT_CHARS // 3)}),
+        ("{{ record.s | list }}", {"s": "y" * 100_000}),
         ("{{ record.first_name ~ record.first_name }}", {"first_name": "J" * (MAX_OUTPUT_CHARS // 2 + 1)}),
         ("{% for a in record.s %}{% for b in record.s %}{% for c in record.s %}{{ a }}{% endfor %}{% endfor %}{% endfor %}",
          {"s": "x" * 200}),
@@ -129,6 +140,10 @@ def test_a_record_over_the_bounds_is_rejected_with_a_reason(template, record):
         ("{% for x in record.s recursive %}{{ loop(x) }}{% endfor %}", "recursive"),
         ("{{ '%0999999999d' % 1 }}", "format width"),
         ("{{ record.first_name | center(100000000) }}", "too long"),  # refused whatever the record
+        ("{% set x %}{{ record.s }}{% endset %}{{ x }}", "set blocks"),
+        ("{% filter upper %}{{ record.s }}{% endfilter %}", "filter blocks"),
+        ("{% set x = [record.s] %}" + "{% set x = [x, x] %}" * 45 + "{{ x }}", "too long"),  # shared, doubled
+        ("{{ " + _nested_times("record.s", 40) + " }}", "too long"),
         ("{{ '{:>999999999}'.format(1) }}", "format width"),
         ("{{ stream_state }}", "unknown names"),
     ],
@@ -183,9 +198,17 @@ def test_a_genuine_none_text_stays_none(types):
 
 def test_plain_templates_keep_their_results():
     mapper = TemplateMapper(
-        {"n": "{{ record.n * 3 }}", "p": "{{ 2 ** 10 }}", "d": "{{ record.x | default(100000) }}", "s": "{{ record.a ~ '-' ~ record.b }}"}
+        {
+            "n": "{{ record.n * 3 }}",
+            "p": "{{ 2 ** 10 }}",
+            "d": "{{ record.x | default(100000) }}",
+            "s": "{{ record.a ~ '-' ~ record.b }}",
+            "v": "{% set u = record.a | upper %}{% with w = u ~ u %}{{ w }}{% endwith %}",
+            "l": "{% for t in record.tags %}{{ t }}{% if not loop.last %},{% endif %}{% endfor %}",
+        }
     )
-    assert mapper({"n": 7, "a": "x", "b": "y"}) == {"n": 21, "p": 1024, "d": 100000, "s": "x-y"}
+    out = mapper({"n": 7, "a": "x", "b": "y", "tags": ["a", "b"]})
+    assert out == {"n": 21, "p": 1024, "d": 100000, "s": "x-y", "v": "XX", "l": "a,b"}
 
 
 def test_secret_paths_of_a_connector_specification_object():
