@@ -61,6 +61,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from commerce_emulators.base import Clock, Emulator
+from commerce_emulators.upgates_write import put_customers
 
 PAGE_SIZE = 100
 MAX_WRITE_ITEMS = 100
@@ -596,31 +597,7 @@ class UpgatesEmulator(Emulator):
         return 200, {**meta, "customers": [self.render_customer(c) for c in chunk]}
 
     def _put_customers(self, request: web.Request, body: Any) -> tuple[int, Any]:
-        items = (body or {}).get("customers") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise UpgatesError(400, "Body must be an object with a customers array", obj="customers")
-        if len(items) > MAX_WRITE_ITEMS:
-            raise UpgatesError(413, f"At most {MAX_WRITE_ITEMS} customers per request; nothing was processed")
-        by_email = {c["login"]["email"].lower(): c for c in self.customers.values()}
-        out = []
-        for item in items:
-            email = ((item.get("login") or {}).get("email") or "") if isinstance(item, dict) else ""
-            target = by_email.get(email.lower()) if email else None
-            if target is None:
-                out.append({"email": email, "updated_yn": False, "messages": [
-                    {"object": "customer", "property": "login.email", "message": "Customer not found", "level": "error"}]})
-                continue
-            changes: dict[str, Any] = {}
-            if "newsletter_accept" in item:
-                changes["newsletter_accept"] = item["newsletter_accept"]
-            if "metas" in item:
-                metas = {m["key"]: dict(m) for m in target["metas"]}
-                for m in item["metas"]:
-                    metas[m["key"]] = {**metas.get(m["key"], {"type": "input", "values": []}), **m}
-                changes["metas"] = list(metas.values())
-            self.update_customer(target["customer_id"], **changes)
-            out.append({"email": email, "updated_yn": True, "messages": []})
-        return 200, {"customers": out}
+        return put_customers(self, request, body)  # seed 002 write-back: commerce_emulators/upgates_write.py
 
     def _delete_customers(self, request: web.Request, body: Any) -> tuple[int, Any]:
         raw = request.query.get("ids", "")
