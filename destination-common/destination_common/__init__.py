@@ -6,6 +6,8 @@ from destination_common.discover import (
     ResolvedStream,
     connection_failed,
     destination_catalog_message,
+    read_catalog_file,
+    read_config_file,
     resolve_streams,
 )
 from destination_common.http import HttpClient, TransientResponse, add_secret, check_url, is_loopback_host, redact
@@ -19,18 +21,23 @@ from destination_common.mapping import (
     normalise_date,
     set_path,
 )
-from destination_common.outcomes import BatchRefused, Item, MappingError, Outcome, Reject
+from destination_common.input import DestinationStats, InputReject, InputStats, message_json, read_messages
+from destination_common.outcomes import PLAN_ACTIONS, BatchRefused, Item, MappingError, Outcome, Reject
 from destination_common.rejects import RejectLog
 from destination_common.writer import StreamHandler, WriteLoop, WriteStats
 
 __all__ = [
     "BatchRefused",
+    "DestinationStats",
     "DiscoverableDestination",
     "HttpClient",
+    "InputReject",
+    "InputStats",
     "Item",
     "MappingError",
     "MappingRegistry",
     "Operation",
+    "PLAN_ACTIONS",
     "Outcome",
     "Reject",
     "RejectLog",
@@ -49,7 +56,11 @@ __all__ = [
     "is_email",
     "is_iso_date",
     "is_loopback_host",
+    "message_json",
     "normalise_date",
+    "read_catalog_file",
+    "read_config_file",
+    "read_messages",
     "redact",
     "resolve_streams",
     "set_path",

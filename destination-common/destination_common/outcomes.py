@@ -11,6 +11,9 @@ ACCEPTED = "accepted"
 REJECTED = "rejected"
 RETRY = "retry"
 REFUSED = "refused"
+PLANNED = "planned"  # dry run: what a real write would do (Outcome.planned(action))
+
+PLAN_ACTIONS = ("create", "update", "create or update")
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,9 @@ class Outcome:
     `refused` (the item was in a request refused as a whole for a non-transient cause, e.g.
     one of several requests a connector made for one batch: the core settles all `refused`
     items of a send by the same halving bisection as `BatchRefused`; a lone refused item is
-    rejected with that code and reason).
+    rejected with that code and reason), or, in a dry run, `planned` (what a real write would
+    do: `code` holds the action `create`, `update` or `create or update`; answered by
+    `StreamHandler.plan`).
     """
 
     status: str
@@ -45,6 +50,13 @@ class Outcome:
     def refused(cls, code: Code, reason: str) -> "Outcome":
         return cls(REFUSED, code, reason)
 
+    @classmethod
+    def planned(cls, action: str = "create or update") -> "Outcome":
+        """Dry run: a real write would `create`, `update` or `create or update` this item."""
+        if action not in PLAN_ACTIONS:
+            raise ValueError(f"planned action must be one of {PLAN_ACTIONS}, not {action!r}")
+        return cls(PLANNED, action)
+
 
 @dataclass
 class Item:
@@ -55,6 +67,10 @@ class Item:
     key: Optional[str]
     payload: Any
     record: Mapping[str, Any] = field(repr=False)
+    # kept by the write loop (not for handlers): the input position of the earliest record this
+    # item stands for (a de-duplicated record inherits the replaced one's) and its state segment
+    seq: int = field(default=0, repr=False, compare=False)
+    segment: Any = field(default=None, repr=False, compare=False)
 
 
 class Reject(Exception):

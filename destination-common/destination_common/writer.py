@@ -1,19 +1,29 @@
 """The write loop with Airbyte semantics: map → validate → buffer → batch → send → outcome,
 STATE echoed only after every record before it is settled, bounded memory, bisection of
-refused batches, retry-once, rejected-share threshold, progress and summary lines."""
+refused batches, retry-once, rejected-share threshold, progress and summary lines.
+
+Requests overlap the work: `send()` runs in worker threads (up to `max_concurrent_requests`
+in flight) while the main thread maps, validates and buffers the next records. See README.md
+("The write loop") for the invariants."""
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
-from airbyte_cdk.models import AirbyteMessage, FailureType, Type
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateType, FailureType, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common.http import redact
-from destination_common.outcomes import ACCEPTED, REFUSED, REJECTED, RETRY, BatchRefused, Item, Outcome, Reject
+from destination_common.input import DestinationStats, InputReject, repaired_reason
+from destination_common.outcomes import ACCEPTED, PLANNED, REFUSED, REJECTED, RETRY, BatchRefused, Item, Outcome, Reject
 from destination_common.rejects import RejectLog
 
 logger = logging.getLogger("airbyte")
@@ -25,11 +35,21 @@ class StreamHandler(ABC):
     map(data)        → payload for the API; raise Reject/MappingError to reject the record.
     validate(payload)→ None; raise Reject(code, reason) for what the API would refuse.
     key(payload, data) → the record's key for logs and de-duplication (e-mail, id) or None.
+                       The loop never has two items with the same key in requests in flight
+                       at the same time.
     send(items)      → one Outcome per item, aligned; raise BatchRefused when the whole request
                        is refused for a non-transient cause, or answer Outcome.refused for the
                        items of a part so refused (one of several requests made for a batch);
                        raise AirbyteTracedException for what must stop the sync (transient
-                       outage after retries, bad creds).
+                       outage after retries, bad creds). Runs in a worker thread, up to
+                       `max_concurrent_requests` at once: it must be thread-safe.
+    plan(items)      → dry run only, instead of send(): one Outcome per item,
+                       Outcome.planned("create" | "update" | "create or update") or
+                       Outcome.rejected(code, reason), using read-only API calls only. Default:
+                       every item "create or update".
+    note(field, reason) → call from map()/validate() for a field-level correction (phone
+                       normalised, field dropped); the loop keeps it (RejectLog.note) and counts
+                       the record as corrected.
     dedupe           → True: within one batch, a later record with the same key replaces the
                        earlier one (last wins; the earlier one is counted as `collapsed`).
     summary()        → None, or a connector-specific summary line (what the API reported, what
@@ -55,6 +75,28 @@ class StreamHandler(ABC):
     def summary(self) -> Optional[str]:
         return None
 
+    def plan(self, items: Sequence[Item]) -> Sequence[Outcome]:
+        return [Outcome.planned("create or update") for _ in items]
+
+    def note(self, field: str, reason: str) -> None:
+        """Record a field-level correction of the record being mapped (from map/validate)."""
+        self._note_list().append((str(field), str(reason)))
+
+    def take_notes(self) -> list[tuple[str, str]]:
+        """The notes made in this thread since the last call (the loop calls it)."""
+        notes = self._note_list()
+        taken = list(notes)
+        notes.clear()
+        return taken
+
+    def _note_list(self) -> list[tuple[str, str]]:
+        local = self.__dict__.get("_dc_notes")
+        if local is None:
+            local = self.__dict__.setdefault("_dc_notes", threading.local())
+        if not hasattr(local, "items"):
+            local.items = []
+        return local.items
+
     @abstractmethod
     def send(self, items: Sequence[Item]) -> Sequence[Outcome]:
         ...
@@ -70,26 +112,69 @@ class WriteStats:
     bisections: int = 0
     item_retries: int = 0
     states: int = 0
+    corrected: int = 0  # records written with at least one field-level note
+    unreadable_input: int = 0  # input lines that were not a usable message (rejected)
+    repaired_input: int = 0  # input lines repaired on the way in (lone surrogates, ...)
+    planned: int = 0  # dry run: items planned
+    states_withheld: int = 0  # dry run: states not echoed
+    max_in_flight: int = 0  # most send() batches in flight at once
+    delayed_flushes: int = 0  # partial batches sent because a state waited max_state_delay_seconds
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+
+class _Segment:
+    """The records a STATE covers (per stream, or all for a global state)."""
+
+    __slots__ = ("records", "rejected")
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.rejected = 0
+
+
+@dataclass
+class _Held:
+    message: AirbyteMessage
+    point: int  # records 1..point came before this state
+    arrived: float
+    segments: list[_Segment]
+
+
+@dataclass
+class _Batch:
+    handler: StreamHandler
+    items: list[Item]
+    keys: set[tuple[int, Any]]
+    floor: int
+    future: Optional[Future] = None
+
+
+_NEVER = float("inf")
 
 
 class WriteLoop:
     """Drive a destination's `write()`:
 
         loop = WriteLoop({"users": handler}, batch_size=100, rejects=RejectLog(path),
-                         max_rejected_share=0.1, request_stats=client.stats)
+                         max_rejected_share=0.1, request_stats=client.stats,
+                         max_concurrent_requests=1, max_state_delay_seconds=60, dry_run=False)
         yield from loop.run(input_messages)
 
     Records go to the handler of their stream (`handlers` keyed by stream name; records of
-    other streams are counted and skipped). A batch is sent when it reaches `batch_size`
-    and, for every stream, on each STATE, which is then echoed; at the end of input the rest
-    is flushed. Only the current batch of each stream is kept in memory.
+    other streams are counted and skipped). A batch is sent when it reaches `batch_size`, in a
+    worker thread (up to `max_concurrent_requests` batches in flight; never two holding the
+    same key); at the end of input the rest is sent. A STATE is held until every record before
+    it is settled, then echoed with `destinationStats`; when the oldest held state has waited
+    `max_state_delay_seconds` (None: no limit; 0: at once, one short batch per state), the
+    partial batches before it are sent. Only the current batch of each stream and the batches
+    in flight are kept in memory.
 
     At the end a summary line is logged; if rejected / records_in > `max_rejected_share`
     (None: no limit), a config_error AirbyteTracedException is raised after everything
-    accepted was flushed and its states emitted.
+    accepted was flushed and its states emitted. With `dry_run`, `handler.plan()` replaces
+    `send()`, no state is echoed and a "Dry run" line per stream says what would be done.
     """
 
     def __init__(
@@ -102,9 +187,15 @@ class WriteLoop:
         request_stats: Optional[Callable[[], Mapping[str, int]]] = None,
         progress_every: int = 10_000,
         name: str = "destination",
+        max_concurrent_requests: int = 1,
+        max_state_delay_seconds: Optional[float] = 60,
+        dry_run: bool = False,
+        input_buffer: int = 1000,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if int(max_concurrent_requests) < 1:
+            raise ValueError("max_concurrent_requests must be at least 1")
         self.handlers = dict(handlers)
         self.batch_size = int(batch_size)
         self.rejects = rejects or RejectLog()
@@ -112,10 +203,30 @@ class WriteLoop:
         self.request_stats = request_stats or (lambda: {})
         self.progress_every = max(1, int(progress_every))
         self.name = name
+        self.max_concurrent_requests = int(max_concurrent_requests)
+        self.max_state_delay_seconds = None if max_state_delay_seconds is None else max(0.0, float(max_state_delay_seconds))
+        self.dry_run = bool(dry_run)
+        self.input_buffer = max(1, int(input_buffer))
         self.stats = WriteStats()
         self._buffers: dict[str, dict[Any, Item]] = {s: {} for s in self.handlers}
         self._seq = 0
         self._warned_streams: set[str] = set()
+        self._lock = threading.RLock()
+        self._inflight: list[_Batch] = []
+        self._held: deque[_Held] = deque()
+        self._segments: dict[tuple[Optional[str], str], _Segment] = {}
+        self._loose = _Segment()
+        self._failed_floor = _NEVER
+        self._error: Optional[BaseException] = None
+        self._executor: Optional[ThreadPoolExecutor] = None
+        self._wake: Callable[[], None] = lambda: None
+        self._stream_rejects: dict[str, Counter[str]] = {}
+        self._planned: dict[str, Counter[str]] = {}
+        self._notes: Counter[str] = Counter()
+        self.dry_run_path: Optional[str] = None
+        if self.dry_run and self.rejects.path:
+            # a dry run writes nothing: not even the rejected-records file a real sync appends to
+            self.dry_run_path, self.rejects.path = self.rejects.path, None
 
     @classmethod
     def from_config(
@@ -129,9 +240,17 @@ class WriteLoop:
         **kwargs: Any,
     ) -> "WriteLoop":
         """A loop set from the configuration fields the destinations share: `batch_size`
-        (absent/0: `default_batch_size`), `rejected_records_path` (absent/empty: no file) and
-        `max_rejected_percent` (absent: 10; null or 100 and more: no threshold)."""
+        (absent/0: `default_batch_size`), `rejected_records_path` (absent/empty: no file),
+        `max_rejected_percent` (absent: 10; null or 100 and more: no threshold),
+        `max_concurrent_requests` (absent/0: 1), `max_state_delay_seconds` (absent: 60; null:
+        no limit) and `dry_run` (absent: false). Keyword arguments win over the config."""
         percent = config.get("max_rejected_percent", 10)
+        options: dict[str, Any] = {
+            "max_concurrent_requests": int(config.get("max_concurrent_requests") or 1),
+            "max_state_delay_seconds": config.get("max_state_delay_seconds", 60),
+            "dry_run": bool(config.get("dry_run", False)),
+        }
+        options.update(kwargs)
         return cls(
             handlers,
             batch_size=int(config.get("batch_size") or default_batch_size),
@@ -139,31 +258,109 @@ class WriteLoop:
             max_rejected_share=None if percent is None or float(percent) >= 100 else float(percent) / 100,
             request_stats=request_stats,
             name=name,
-            **kwargs,
+            **options,
         )
 
     # ---- entry --------------------------------------------------------------------------
-    def run(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+    def run(self, messages: Iterable[Any]) -> Iterator[AirbyteMessage]:
+        """The messages to emit (the STATE messages received, each once all records before it
+        are settled). `messages` may also hold `InputReject`s (from destination_common.input)."""
+        events: queue.Queue = queue.Queue()
+        slots = threading.Semaphore(self.input_buffer)
+        stop = threading.Event()
+        self._wake = lambda: events.put(("done", None))
+        self._ensure_executor()
+        if self.dry_run:
+            where = f" (not written to {self.dry_run_path})" if self.dry_run_path else ""
+            logger.info(f"Dry run ({self.name}): nothing is written, no state is echoed; rejected records are counted{where}.")
+
+        def pump() -> None:
+            try:
+                for message in messages:
+                    while not slots.acquire(timeout=0.5):
+                        if stop.is_set():
+                            return
+                    if stop.is_set():
+                        return
+                    events.put(("msg", message))
+                events.put(("end", None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                events.put(("error", exc))
+
+        reader = threading.Thread(target=pump, name=f"{self.name}-input", daemon=True)
+        reader.start()
         try:
-            for message in messages:
-                if message.type == Type.RECORD:
-                    self._on_record(message)
-                elif message.type == Type.STATE:
-                    self.flush_all()
-                    self.stats.states += 1
-                    yield message
-            self.flush_all()
+            while self._error is None:
+                try:
+                    kind, payload = events.get(timeout=self._next_timeout())
+                except queue.Empty:
+                    kind, payload = "tick", None
+                if kind == "msg":
+                    slots.release()
+                    self._on_message(payload)
+                elif kind == "end":
+                    break
+                elif kind == "error":
+                    raise payload
+                self._reap()
+                self._flush_delayed()
+                yield from self._release_states()
+            if self._error is None:
+                for stream in self._buffers:
+                    self._dispatch(stream)
+            self._drain()
+            yield from self._release_states()
+            if self._error is not None:
+                raise self._error
         finally:
+            stop.set()
+            slots.release()
+            self._drain()
+            self._shutdown()
             self.rejects.close()
             logger.info(self.summary())
             for line in self.handler_summaries():
                 logger.info(line)
+            for line in self.dry_run_lines():
+                logger.info(line)
+        if self.dry_run:
+            try:
+                self.check_threshold()
+            except AirbyteTracedException as exc:
+                logger.warning(f"Dry run ({self.name}): a real sync would fail: {exc.message}")
+            return
         self.check_threshold()
 
+    def _on_message(self, message: Any) -> None:
+        if isinstance(message, InputReject):
+            self._on_input_reject(message)
+        elif message.type == Type.RECORD:
+            self._on_record(message)
+        elif message.type == Type.STATE:
+            self._on_state(message)
+
     # ---- records ------------------------------------------------------------------------
+    def _segment_for(self, namespace: Optional[str], stream: str) -> _Segment:
+        seg = self._segments.get((namespace, stream))
+        if seg is None:
+            seg = self._segments[(namespace, stream)] = _Segment()
+        return seg
+
+    def _on_input_reject(self, bad: InputReject) -> None:
+        self._seq += 1
+        self.stats.records_in += 1
+        self.stats.unreadable_input += 1
+        seg = self._segment_for(None, bad.stream) if bad.stream else self._loose
+        seg.records += 1
+        self.reject(bad.stream or "(input)", f"line {bad.line}", "input", f"line {bad.line}: {bad.reason}", bad.record(), segment=seg)
+        self._progress()
+
     def _on_record(self, message: AirbyteMessage) -> None:
         record = message.record
         stream = record.stream
+        self._seq += 1
+        seg = self._segment_for(getattr(record, "namespace", None), stream)
+        seg.records += 1
         handler = self.handlers.get(stream)
         if handler is None:
             self.stats.unknown_stream += 1
@@ -174,54 +371,196 @@ class WriteLoop:
         self.stats.records_in += 1
         data = record.data or {}
         key: Optional[str] = None
+        _take_notes(handler)  # stale notes (made outside map/validate) belong to no record
         try:
             payload = handler.map(data)
             key = handler.key(payload, data)
             handler.validate(payload)
         except Reject as rej:
-            self.reject(stream, key if key is not None else _safe_key(handler, data), rej.code, rej.reason, data)
+            _take_notes(handler)
+            self.reject(stream, key if key is not None else _safe_key(handler, data), rej.code, rej.reason, data, segment=seg)
             self._progress()
             return
         except Exception as exc:  # noqa: BLE001 - a mapping bug must not crash the sync
-            self.reject(stream, key, "mapping", f"mapping failed: {type(exc).__name__}: {str(exc)[:200]}", data)
+            _take_notes(handler)
+            self.reject(stream, key, "mapping", f"mapping failed: {type(exc).__name__}: {str(exc)[:200]}", data, segment=seg)
             self._progress()
             return
-        item = Item(stream=stream, key=key, payload=payload, record=data)
+        notes = _take_notes(handler)
+        repaired = repaired_reason(message)
+        if repaired:
+            self.stats.repaired_input += 1
+            notes.append(("(input)", repaired))
+        if notes:
+            self.stats.corrected += 1
+            for note_field, reason in notes:
+                self.note(stream, key, note_field, reason, data)
+        item = Item(stream=stream, key=key, payload=payload, record=data, seq=self._seq, segment=seg)
         buffer = self._buffers[stream]
         if handler.dedupe and key is not None:
             if key in buffer:
-                del buffer[key]
+                replaced = buffer.pop(key)
+                item.seq = min(item.seq, replaced.seq)  # a state after the replaced record waits for this one
                 self.stats.collapsed += 1
             buffer[key] = item
         else:
-            self._seq += 1
             buffer[("#", self._seq)] = item
         if len(buffer) >= self.batch_size:
-            self.flush(stream)
+            self._dispatch(stream)
         self._progress()
 
     def _progress(self) -> None:
         if self.stats.records_in % self.progress_every == 0:
             logger.info(f"Progress: {self.counts_line()}")
 
-    # ---- flushing -----------------------------------------------------------------------
-    def flush_all(self) -> None:
-        for stream in self._buffers:
-            self.flush(stream)
-        self.rejects.flush()
+    # ---- states -------------------------------------------------------------------------
+    def _on_state(self, message: AirbyteMessage) -> None:
+        state = message.state
+        descriptor = getattr(getattr(state, "stream", None), "stream_descriptor", None)
+        if state is not None and state.type == AirbyteStateType.STREAM and descriptor is not None:
+            seg = self._segments.pop((descriptor.namespace, descriptor.name), None)
+            segments = [seg] if seg is not None else []
+        else:  # GLOBAL / LEGACY: covers every stream
+            segments = list(self._segments.values())
+            self._segments = {}
+        segments.append(self._loose)
+        self._loose = _Segment()
+        self._held.append(_Held(message, self._seq, time.monotonic(), segments))
 
-    def flush(self, stream: str) -> None:
+    def _unsettled_floor(self) -> float:
+        """The input position of the earliest record not yet settled (inf: none)."""
+        floor = self._failed_floor
+        for buffer in self._buffers.values():
+            for item in buffer.values():
+                floor = min(floor, item.seq)
+        for batch in self._inflight:
+            floor = min(floor, batch.floor)
+        return floor
+
+    def _release_states(self) -> list[AirbyteMessage]:
+        if not self._held:
+            return []
+        floor = self._unsettled_floor()
+        out: list[AirbyteMessage] = []
+        with self._lock:
+            while self._held and self._held[0].point < floor:
+                held = self._held.popleft()
+                records = sum(s.records for s in held.segments)
+                rejected = sum(s.rejected for s in held.segments)
+                if held.message.state is not None:
+                    held.message.state.destinationStats = DestinationStats(
+                        recordCount=float(records), rejectedRecordCount=float(rejected)
+                    )
+                out.append(held.message)
+        if not out:
+            return []
+        self.rejects.flush()
+        if self.dry_run:
+            self.stats.states_withheld += len(out)
+            return []
+        self.stats.states += len(out)
+        return out
+
+    def _next_timeout(self) -> Optional[float]:
+        """How long the main thread may wait for input: until the oldest held state's delay
+        ends, if records before it are still in a partial batch; else until something happens."""
+        if self.max_state_delay_seconds is None or not self._held:
+            return None
+        oldest = self._held[0]
+        if not any(item.seq <= oldest.point for b in self._buffers.values() for item in b.values()):
+            return None
+        return max(0.0, oldest.arrived + self.max_state_delay_seconds - time.monotonic())
+
+    def _flush_delayed(self) -> None:
+        if self.max_state_delay_seconds is None or not self._held:
+            return
+        oldest = self._held[0]
+        if time.monotonic() - oldest.arrived < self.max_state_delay_seconds:
+            return
+        for stream, buffer in self._buffers.items():
+            if buffer and min(item.seq for item in buffer.values()) <= oldest.point:
+                if len(buffer) < self.batch_size:
+                    self.stats.delayed_flushes += 1
+                self._dispatch(stream)
+
+    # ---- dispatching --------------------------------------------------------------------
+    def _ensure_executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.max_concurrent_requests, thread_name_prefix=f"{self.name}-send")
+        return self._executor
+
+    def _shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _dispatch(self, stream: str) -> None:
+        """Send the stream's buffer as one batch in a worker thread, once a slot is free and no
+        batch in flight holds one of its keys."""
         buffer = self._buffers[stream]
         if not buffer:
             return
         items = list(buffer.values())
         buffer.clear()
-        self.settle(self.handlers[stream], items)
-        self.rejects.flush()
+        handler = self.handlers[stream]
+        scope = id(handler)
+        keys = {(scope, item.key) for item in items if item.key is not None}
+        floor = min(item.seq for item in items)
+        while True:
+            self._reap()
+            if self._error is not None:
+                self._failed_floor = min(self._failed_floor, floor)  # never sent: states after it stay held
+                return
+            blockers = [b for b in self._inflight if keys and b.keys & keys]
+            if not blockers and len(self._inflight) < self.max_concurrent_requests:
+                break
+            wait([b.future for b in (blockers or self._inflight) if b.future is not None], return_when=FIRST_COMPLETED)
+        batch = _Batch(handler, items, keys, floor)
+        batch.future = self._ensure_executor().submit(self.settle, handler, items)
+        batch.future.add_done_callback(lambda _f: self._wake())
+        self._inflight.append(batch)
+        self.stats.max_in_flight = max(self.stats.max_in_flight, len(self._inflight))
 
+    def _reap(self) -> None:
+        """Forget finished batches; keep the first error (its records stay unsettled)."""
+        still: list[_Batch] = []
+        for batch in self._inflight:
+            if batch.future is not None and not batch.future.done():
+                still.append(batch)
+                continue
+            exc = batch.future.exception() if batch.future is not None else None
+            if exc is not None:
+                self._failed_floor = min(self._failed_floor, batch.floor)
+                if self._error is None:
+                    self._error = exc
+        self._inflight = still
+
+    def _drain(self) -> None:
+        """Wait for every batch in flight to finish."""
+        while self._inflight:
+            wait([b.future for b in self._inflight if b.future is not None])
+            self._reap()
+
+    # ---- flushing (synchronous, for callers outside run()) ------------------------------
+    def flush_all(self) -> None:
+        for stream in self._buffers:
+            self._dispatch(stream)
+        self._drain()
+        self.rejects.flush()
+        if self._error is not None:
+            raise self._error
+
+    def flush(self, stream: str) -> None:
+        self._dispatch(stream)
+        self._drain()
+        self.rejects.flush()
+        if self._error is not None:
+            raise self._error
+
+    # ---- settling (in worker threads) ---------------------------------------------------
     def settle(self, handler: StreamHandler, items: Sequence[Item], retried: bool = False) -> None:
-        """Send `items` and record each item's outcome; bisect on BatchRefused and the items
-        answered `refused`; resend `retry` items once."""
+        """Send `items` (dry run: plan them) and record each item's outcome; bisect on
+        BatchRefused and the items answered `refused`; resend `retry` items once."""
         if not items:
             return
         limit = self.handler_limit(handler)
@@ -229,9 +568,10 @@ class WriteLoop:
             for start in range(0, len(items), limit):
                 self.settle(handler, items[start : start + limit], retried)
             return
-        self.stats.batches += 1
+        with self._lock:
+            self.stats.batches += 1
         try:
-            outcomes = list(handler.send(items))
+            outcomes = list(handler.plan(items) if self.dry_run else handler.send(items))
         except BatchRefused as refused:
             learned = self.handler_limit(handler)
             if learned and len(items) > learned:
@@ -251,8 +591,11 @@ class WriteLoop:
         refused_items: list[Item] = []
         refused_outcome: Optional[Outcome] = None
         for item, outcome in zip(items, outcomes):
-            if outcome.status == ACCEPTED:
-                self.stats.accepted += 1
+            if outcome.status == ACCEPTED and not self.dry_run:
+                with self._lock:
+                    self.stats.accepted += 1
+            elif outcome.status in (PLANNED, ACCEPTED) and self.dry_run:
+                self._plan(item, str(outcome.code or "create or update"))
             elif outcome.status == REFUSED:
                 refused_items.append(item)
                 refused_outcome = refused_outcome or outcome
@@ -262,7 +605,7 @@ class WriteLoop:
                 reason = outcome.reason or "rejected by the API"
                 if outcome.status == RETRY:
                     reason = f"{reason} (still failing after one retry)"
-                self.reject(item.stream, item.key, outcome.code, reason, item.record)
+                self.reject(item.stream, item.key, outcome.code, reason, item.record, segment=item.segment)
             else:
                 raise ValueError(f"unknown outcome status {outcome.status!r}")
         if refused_items and refused_outcome is not None:
@@ -272,7 +615,8 @@ class WriteLoop:
             reason = refused_outcome.reason or "refused by the API"
             self._bisect(handler, refused_items, refused_outcome.code, reason, retried)
         if again:
-            self.stats.item_retries += len(again)
+            with self._lock:
+                self.stats.item_retries += len(again)
             logger.info(f"Retrying {len(again)} item(s) once after an unhandled error")
             self.settle(handler, again, retried=True)
 
@@ -281,9 +625,10 @@ class WriteLoop:
         code and reason; more are split in halves (first half `items[:n//2]`), each settled."""
         if len(items) == 1:
             item = items[0]
-            self.reject(item.stream, item.key, code, reason, item.record)
+            self.reject(item.stream, item.key, code, reason, item.record, segment=item.segment)
             return
-        self.stats.bisections += 1
+        with self._lock:
+            self.stats.bisections += 1
         half = len(items) // 2
         logger.info(redact(f"Request of {len(items)} items refused ({reason}); splitting into {half} + {len(items) - half}"))
         self.settle(handler, items[:half], retried)
@@ -294,8 +639,32 @@ class WriteLoop:
         limit = getattr(handler, "max_batch", None)
         return int(limit) if limit and int(limit) >= 1 else None
 
-    def reject(self, stream: str, key: Optional[str], code: Any, reason: str, record: Mapping[str, Any]) -> None:
-        self.rejects.reject(stream, key, code, reason, record)
+    def reject(
+        self,
+        stream: str,
+        key: Optional[str],
+        code: Any,
+        reason: str,
+        record: Mapping[str, Any],
+        *,
+        segment: Optional[_Segment] = None,
+    ) -> None:
+        with self._lock:
+            self.rejects.reject(stream, key, code, reason, record)
+            self._stream_rejects.setdefault(stream, Counter())[RejectLog.label(code)] += 1
+            if segment is not None:
+                segment.rejected += 1
+
+    def note(self, stream: str, key: Optional[str], field: str, reason: str, record: Mapping[str, Any]) -> None:
+        """Keep one field-level correction (RejectLog.note: counted, in the rejected-records file)."""
+        with self._lock:
+            self._notes[f"{field}: {reason}"] += 1
+            self.rejects.note(stream, key, field, reason, record)
+
+    def _plan(self, item: Item, action: str) -> None:
+        with self._lock:
+            self.stats.planned += 1
+            self._planned.setdefault(item.stream, Counter())[action] += 1
 
     # ---- reporting ----------------------------------------------------------------------
     def counts_line(self) -> str:
@@ -320,9 +689,47 @@ class WriteLoop:
         )
         if s.unknown_stream:
             text += f", records of unconfigured streams skipped {s.unknown_stream}"
-        if self.rejects.path and self.rejects.total:
+        if s.corrected:
+            text += f", corrected {s.corrected} ({self.notes_by_reason()})"
+        if s.unreadable_input:
+            text += f", unreadable input lines {s.unreadable_input}"
+        if s.repaired_input:
+            text += f", repaired input lines {s.repaired_input}"
+        if self.max_concurrent_requests > 1:
+            text += f", most requests in flight {s.max_in_flight} of {self.max_concurrent_requests}"
+        if s.delayed_flushes:
+            text += f", partial batches sent for a waiting state {s.delayed_flushes}"
+        if self.dry_run:
+            text += f", dry run: states withheld {s.states_withheld}"
+        if self.rejects.path and (self.rejects.total or s.corrected):
             text += f"; rejected records written to {self.rejects.path}"
         return redact(text)
+
+    def notes_by_reason(self) -> str:
+        """`phone: normalised: 3, (input): lone surrogates replaced (U+FFFD / null): 1` or `none`."""
+        return ", ".join(f"{label}: {n}" for label, n in self._notes.most_common()) or "none"
+
+    def dry_run_lines(self) -> list[str]:
+        """In a dry run, one line per stream: `Dry run (<name>) stream X: would create a,
+        update b, create or update c, reject d (reasons)`."""
+        if not self.dry_run:
+            return []
+        lines = []
+        streams = list(dict.fromkeys([*self.handlers, *self._planned, *self._stream_rejects]))
+        for stream in streams:
+            planned = self._planned.get(stream, Counter())
+            rejected = self._stream_rejects.get(stream, Counter())
+            if stream not in self.handlers and not planned and not rejected:
+                continue
+            reasons = ", ".join(f"{label}: {n}" for label, n in rejected.most_common()) or "none"
+            lines.append(
+                redact(
+                    f"Dry run ({self.name}) stream {stream}: would create {planned['create']}, "
+                    f"update {planned['update']}, create or update {planned['create or update']}, "
+                    f"reject {sum(rejected.values())} ({reasons})"
+                )
+            )
+        return lines
 
     def handler_summaries(self) -> list[str]:
         """The handlers' own summary lines (`StreamHandler.summary()`), each once (one handler
@@ -363,6 +770,11 @@ class WriteLoop:
             "Fix the data or the record mapping, or raise the allowed share of rejected records."
         )
         raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
+
+
+def _take_notes(handler: StreamHandler) -> list[tuple[str, str]]:
+    take = getattr(handler, "take_notes", None)
+    return list(take()) if take is not None else []
 
 
 def _safe_key(handler: StreamHandler, data: Mapping[str, Any]) -> Optional[str]:

@@ -19,9 +19,10 @@ def run(loop, messages):
 
 
 def test_state_emitted_only_after_records_before_it_are_settled():
+    # max_state_delay_seconds=0: a state does not wait for a full batch (one short batch per state)
     events = []
     handler = FakeHandler(events=events)
-    loop = WriteLoop({"users": handler}, batch_size=10)
+    loop = WriteLoop({"users": handler}, batch_size=10, max_state_delay_seconds=0)
 
     def messages():
         yield record({"email": "a@x.io"})
@@ -34,15 +35,39 @@ def test_state_emitted_only_after_records_before_it_are_settled():
 
     for m in loop.run(messages()):
         events.append(("state", m.state.stream.stream_state.n))
+    sends = [e[1] for e in events if e[0] == "send"]
+    assert sends == [["a@x.io", "b@x.io"], ["c@x.io"], ["d@x.io"]]
+    states = [e for e in events if e[0] == "state"]
+    assert states == [("state", 1), ("state", 2), ("state", 3)]
+    # each state after the send of every record before it (d's send may overlap them)
+    assert events.index(("state", 1)) > events.index(("send", ["a@x.io", "b@x.io"]))
+    assert events.index(("state", 2)) > events.index(("send", ["c@x.io"]))
+    assert loop.stats.accepted == 4 and loop.stats.states == 3
+
+
+def test_states_do_not_cut_batches_by_default():
+    events = []
+    handler = FakeHandler(events=events)
+    loop = WriteLoop({"users": handler}, batch_size=2)
+
+    def messages():
+        yield record({"email": "a@x.io"})
+        yield state(1)
+        yield record({"email": "b@x.io"})
+        yield state(2)
+        yield record({"email": "c@x.io"})
+        yield state(3)
+
+    for m in loop.run(messages()):
+        events.append(("state", m.state.stream.stream_state.n))
     assert events == [
         ("send", ["a@x.io", "b@x.io"]),
         ("state", 1),
-        ("send", ["c@x.io"]),
         ("state", 2),
+        ("send", ["c@x.io"]),
         ("state", 3),
-        ("send", ["d@x.io"]),
     ]
-    assert loop.stats.accepted == 4 and loop.stats.states == 3
+    assert loop.stats.batches == 2 and loop.stats.delayed_flushes == 0
 
 
 def test_batches_flush_at_batch_size_and_memory_stays_bounded():
