@@ -89,11 +89,14 @@ class ResolvedStream:
     operation: Operation
 
 
-def resolve_streams(catalog: ConfiguredAirbyteCatalog, operations: Iterable[Operation]) -> dict[str, ResolvedStream]:
+def resolve_streams(
+    catalog: ConfiguredAirbyteCatalog, operations: Iterable[Operation], default_object: Optional[str] = None
+) -> dict[str, ResolvedStream]:
     """Match each configured stream to an operation.
 
     The object is the stream's `destination_object_name`; without it, the stream's name if an
-    object has that name, else the only object when there is exactly one. The stream's
+    object has that name, else the only object when there is exactly one, else
+    `default_object` (logged: PyAirbyte cannot set destination_object_name). The stream's
     `destination_sync_mode` must be one the object supports. Anything else raises a
     config_error AirbyteTracedException that lists what is supported.
     """
@@ -105,6 +108,12 @@ def resolve_streams(catalog: ConfiguredAirbyteCatalog, operations: Iterable[Oper
         target = getattr(configured, "destination_object_name", None)
         if not target:
             target = name if name in objects else (objects[0] if len(objects) == 1 else None)
+            if target is None and default_object in objects:
+                target = default_object
+                logger.info(
+                    f"Stream '{name}' -> object '{target}' (the default; set destination_object_name to choose "
+                    f"one of: {', '.join(objects)})"
+                )
         if target not in objects:
             msg = (
                 f"Stream '{name}' is mapped to object '{target}', which this destination does not have. "
@@ -213,12 +222,14 @@ class DiscoverableDestination(Destination):
     """
 
     VALID_CMDS = {"spec", "check", "write", "discover"}
+    # the object a stream without destination_object_name goes to when its name matches none
+    default_object: Optional[str] = None
 
     def operations(self, config: Mapping[str, Any]) -> List[Operation]:
         raise NotImplementedError
 
     def resolve(self, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog) -> dict[str, ResolvedStream]:
-        return resolve_streams(catalog, self.operations(config))
+        return resolve_streams(catalog, self.operations(config), self.default_object)
 
     def parse_args(self, args: List[str]) -> argparse.Namespace:
         if args and args[0] == "discover":

@@ -13,7 +13,7 @@ RETRY = "retry"
 REFUSED = "refused"
 PLANNED = "planned"  # dry run: what a real write would do (Outcome.planned(action))
 
-PLAN_ACTIONS = ("create", "update", "create or update")
+PLAN_ACTIONS = ("create", "update", "create or update", "skip")
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class Outcome:
     one of several requests a connector made for one batch: the core settles all `refused`
     items of a send by the same halving bisection as `BatchRefused`; a lone refused item is
     rejected with that code and reason), or, in a dry run, `planned` (what a real write would
-    do: `code` holds the action `create`, `update` or `create or update`; answered by
+    do: `code` holds the action `create`, `update`, `create or update` or `skip` (left as it
+    is, e.g. already there in an append that ignores duplicates); answered by
     `StreamHandler.plan`).
     """
 
@@ -52,7 +53,7 @@ class Outcome:
 
     @classmethod
     def planned(cls, action: str = "create or update") -> "Outcome":
-        """Dry run: a real write would `create`, `update` or `create or update` this item."""
+        """Dry run: a real write would `create`, `update`, `create or update` or `skip` this item."""
         if action not in PLAN_ACTIONS:
             raise ValueError(f"planned action must be one of {PLAN_ACTIONS}, not {action!r}")
         return cls(PLANNED, action)

@@ -47,6 +47,8 @@ class StreamHandler(ABC):
                        Outcome.planned("create" | "update" | "create or update") or
                        Outcome.rejected(code, reason), using read-only API calls only. Default:
                        every item "create or update".
+    batch_group(payload) → None, or a hashable: items of different groups never share a batch
+                       (e.g. the set of filled-in fields); memory: one partial batch per group.
     note(field, reason) → call from map()/validate() for a field-level correction (phone
                        normalised, field dropped); the loop keeps it (RejectLog.note) and counts
                        the record as corrected.
@@ -77,6 +79,11 @@ class StreamHandler(ABC):
 
     def plan(self, items: Sequence[Item]) -> Sequence[Outcome]:
         return [Outcome.planned("create or update") for _ in items]
+
+    def batch_group(self, payload: Any) -> Any:
+        """None (default), or a hashable group: the loop then batches the stream's items per
+        group (each group flushed at batch_size, all where a batch would be flushed)."""
+        return None
 
     def note(self, field: str, reason: str) -> None:
         """Record a field-level correction of the record being mapped (from map/validate)."""
@@ -208,7 +215,10 @@ class WriteLoop:
         self.dry_run = bool(dry_run)
         self.input_buffer = max(1, int(input_buffer))
         self.stats = WriteStats()
-        self._buffers: dict[str, dict[Any, Item]] = {s: {} for s in self.handlers}
+        # buffers by bucket: the stream's name, or (stream, group) for StreamHandler.batch_group
+        self._buffers: dict[Any, dict[Any, Item]] = {s: {} for s in self.handlers}
+        self._bucket_stream: dict[Any, str] = {s: s for s in self.handlers}
+        self._key_bucket: dict[tuple[str, Any], Any] = {}
         self._seq = 0
         self._warned_streams: set[str] = set()
         self._lock = threading.RLock()
@@ -224,9 +234,6 @@ class WriteLoop:
         self._planned: dict[str, Counter[str]] = {}
         self._notes: Counter[str] = Counter()
         self.dry_run_path: Optional[str] = None
-        if self.dry_run and self.rejects.path:
-            # a dry run writes nothing: not even the rejected-records file a real sync appends to
-            self.dry_run_path, self.rejects.path = self.rejects.path, None
 
     @classmethod
     def from_config(
@@ -271,6 +278,10 @@ class WriteLoop:
         self._wake = lambda: events.put(("done", None))
         self._ensure_executor()
         if self.dry_run:
+            if self.rejects.path:
+                # a dry run writes nothing: not even the rejected-records file a real sync appends to
+                # (read here, not in __init__: a connector may replace `loop.rejects` after from_config)
+                self.dry_run_path, self.rejects.path = self.rejects.path, None
             where = f" (not written to {self.dry_run_path})" if self.dry_run_path else ""
             logger.info(f"Dry run ({self.name}): nothing is written, no state is echoed; rejected records are counted{where}.")
 
@@ -306,8 +317,8 @@ class WriteLoop:
                 self._flush_delayed()
                 yield from self._release_states()
             if self._error is None:
-                for stream in self._buffers:
-                    self._dispatch(stream)
+                for bucket in list(self._buffers):
+                    self._dispatch(bucket)
             self._drain()
             yield from self._release_states()
             if self._error is not None:
@@ -396,17 +407,31 @@ class WriteLoop:
             for note_field, reason in notes:
                 self.note(stream, key, note_field, reason, data)
         item = Item(stream=stream, key=key, payload=payload, record=data, seq=self._seq, segment=seg)
-        buffer = self._buffers[stream]
+        bucket: Any = stream
+        group_of = getattr(handler, "batch_group", None)
+        if group_of is not None:
+            try:
+                group = group_of(payload)
+            except Exception:  # noqa: BLE001 - grouping is an optimisation, never a failure
+                group = None
+            if group is not None:
+                bucket = (stream, group)
+        buffer = self._buffers.get(bucket)
+        if buffer is None:
+            buffer = self._buffers[bucket] = {}
+            self._bucket_stream[bucket] = stream
         if handler.dedupe and key is not None:
-            if key in buffer:
-                replaced = buffer.pop(key)
+            previous = self._key_bucket.get((stream, key))
+            if previous is not None and key in self._buffers.get(previous, {}):
+                replaced = self._buffers[previous].pop(key)
                 item.seq = min(item.seq, replaced.seq)  # a state after the replaced record waits for this one
                 self.stats.collapsed += 1
             buffer[key] = item
+            self._key_bucket[(stream, key)] = bucket
         else:
             buffer[("#", self._seq)] = item
         if len(buffer) >= self.batch_size:
-            self._dispatch(stream)
+            self._dispatch(bucket)
         self._progress()
 
     def _progress(self) -> None:
@@ -477,11 +502,11 @@ class WriteLoop:
         oldest = self._held[0]
         if time.monotonic() - oldest.arrived < self.max_state_delay_seconds:
             return
-        for stream, buffer in self._buffers.items():
+        for bucket, buffer in list(self._buffers.items()):
             if buffer and min(item.seq for item in buffer.values()) <= oldest.point:
                 if len(buffer) < self.batch_size:
                     self.stats.delayed_flushes += 1
-                self._dispatch(stream)
+                self._dispatch(bucket)
 
     # ---- dispatching --------------------------------------------------------------------
     def _ensure_executor(self) -> ThreadPoolExecutor:
@@ -494,14 +519,20 @@ class WriteLoop:
             self._executor.shutdown(wait=True)
             self._executor = None
 
-    def _dispatch(self, stream: str) -> None:
-        """Send the stream's buffer as one batch in a worker thread, once a slot is free and no
-        batch in flight holds one of its keys."""
-        buffer = self._buffers[stream]
+    def _dispatch(self, bucket: Any) -> None:
+        """Send a buffer (a stream's, or a stream's group's) as one batch in a worker thread,
+        once a slot is free and no batch in flight holds one of its keys."""
+        buffer = self._buffers.get(bucket)
         if not buffer:
             return
         items = list(buffer.values())
         buffer.clear()
+        stream = self._bucket_stream[bucket]
+        if bucket != stream:
+            del self._buffers[bucket], self._bucket_stream[bucket]
+        for item in items:
+            if item.key is not None and self._key_bucket.get((stream, item.key)) == bucket:
+                del self._key_bucket[(stream, item.key)]
         handler = self.handlers[stream]
         scope = id(handler)
         keys = {(scope, item.key) for item in items if item.key is not None}
@@ -543,15 +574,16 @@ class WriteLoop:
 
     # ---- flushing (synchronous, for callers outside run()) ------------------------------
     def flush_all(self) -> None:
-        for stream in self._buffers:
-            self._dispatch(stream)
+        for bucket in list(self._buffers):
+            self._dispatch(bucket)
         self._drain()
         self.rejects.flush()
         if self._error is not None:
             raise self._error
 
     def flush(self, stream: str) -> None:
-        self._dispatch(stream)
+        for bucket in [b for b, s in self._bucket_stream.items() if s == stream]:
+            self._dispatch(bucket)
         self._drain()
         self.rejects.flush()
         if self._error is not None:
@@ -726,7 +758,8 @@ class WriteLoop:
                 redact(
                     f"Dry run ({self.name}) stream {stream}: would create {planned['create']}, "
                     f"update {planned['update']}, create or update {planned['create or update']}, "
-                    f"reject {sum(rejected.values())} ({reasons})"
+                    + (f"skip {planned['skip']} (left as they are), " if planned["skip"] else "")
+                    + f"reject {sum(rejected.values())} ({reasons})"
                 )
             )
         return lines

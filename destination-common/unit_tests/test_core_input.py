@@ -187,3 +187,16 @@ def test_write_command_end_to_end_parses_stdin_itself_and_prints_rejected_counts
     assert [s["state"]["destinationStats"] for s in states] == [{"recordCount": 3.0, "rejectedRecordCount": 1.0}]
     assert PERSONAL not in out.stdout.decode() + out.stderr.decode()
     assert json.loads(rejected.read_text().splitlines()[0])["record"]["line"] == 2
+
+
+def test_a_default_object_takes_streams_that_match_no_object():
+    from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
+
+    from destination_common import resolve_streams
+
+    ops = [Operation("users", "append_dedup", {}, [["email"]]), Operation("prices", "append", {}, None)]
+    stream = dict(CATALOG["streams"][0], stream=dict(CATALOG["streams"][0]["stream"], name="customers"))
+    catalog = ConfiguredAirbyteCatalogSerializer.load({"streams": [stream]})
+    with pytest.raises(AirbyteTracedException):
+        resolve_streams(catalog, ops)
+    assert resolve_streams(catalog, ops, default_object="users")["customers"].object_name == "users"

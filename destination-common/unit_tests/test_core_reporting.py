@@ -166,3 +166,42 @@ def test_message_json_without_stats_is_the_cdk_serialisation():
         "type": "STATE",
         "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"n": 1}}},
     }
+
+
+def test_skip_is_a_planned_action_and_a_replaced_rejects_log_is_kept_out_of_a_dry_run(tmp_path):
+    class Skipper(FakeHandler):
+        def plan(self, items):
+            return [Outcome.planned("skip") if i.key.startswith("old") else Outcome.planned("create") for i in items]
+
+    loop = WriteLoop.from_config({"users": Skipper()}, {"dry_run": True}, default_batch_size=10)
+    loop.rejects = RejectLog(str(tmp_path / "r.jsonl"))  # a connector may swap it after from_config
+    list(loop.run([record({"email": e}) for e in ["old@x.io", "new@x.io", "bad"]]))
+    assert loop.dry_run_lines() == [
+        "Dry run (destination) stream users: would create 1, update 0, create or update 0, skip 1 (left as they are), "
+        "reject 1 (code 2: 1)"
+    ]
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_batch_group_batches_each_group_apart_and_keeps_the_invariants():
+    class Grouped(FakeHandler):
+        def map(self, data):
+            return {"email": data["email"], "n": data.get("n"), "fields": data.get("fields")}
+
+        def batch_group(self, payload):
+            return payload["fields"]
+
+    handler = Grouped(dedupe=True)
+    loop = WriteLoop({"users": handler}, batch_size=2)
+    msgs = [
+        record({"email": "a@x.io", "fields": "ab", "n": 1}),
+        record({"email": "b@x.io", "fields": "a", "n": 2}),
+        record({"email": "a@x.io", "fields": "a", "n": 3}),  # replaces a@ of group "ab"
+        state(1),
+        record({"email": "c@x.io", "fields": "ab", "n": 4}),
+        record({"email": "d@x.io", "fields": "ab", "n": 5}),
+    ]
+    out = list(loop.run(msgs))
+    assert sorted(handler.calls) == sorted([["b@x.io", "a@x.io"], ["c@x.io", "d@x.io"]])
+    assert loop.stats.collapsed == 1 and loop.stats.batches == 2 and len(out) == 1
+    assert out[0].state.destinationStats.recordCount == 3.0
