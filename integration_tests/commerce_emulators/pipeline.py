@@ -47,6 +47,8 @@ class PipelineRun:
     destination_errors: list[str] = field(default_factory=list)
     destination_logs: list[str] = field(default_factory=list)
     source_logs: list[str] = field(default_factory=list)
+    source_warnings: list[str] = field(default_factory=list)  # the source's WARN log lines
+    destination_warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     state: list[dict[str, Any]] | None = None
 
@@ -207,6 +209,8 @@ class Pipeline:
             elif kind == "LOG":
                 line = msg["log"].get("message", "")
                 result.source_logs.append(line)
+                if msg["log"].get("level") in ("WARN", "WARNING"):
+                    result.source_warnings.append(line)
                 if msg["log"].get("level") in ("INFO", "WARN", "ERROR"):
                     self.progress(f"[{self.name}] source: {line}")
                 continue
@@ -243,6 +247,8 @@ class Pipeline:
             elif kind == "LOG":
                 line = msg["log"].get("message", "")
                 result.destination_logs.append(line)
+                if msg["log"].get("level") in ("WARN", "WARNING"):
+                    result.destination_warnings.append(line)
                 if msg["log"].get("level") in ("INFO", "WARN", "ERROR"):
                     self.progress(f"[{self.name}] destination: {line}")
             elif kind == "TRACE" and msg["trace"].get("type") == "ERROR":
