@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional
 
 from airbyte_cdk.models import (
+    FailureType,
     AirbyteMessage,
     AirbyteStateBlob,
     AirbyteStateMessageSerializer,
@@ -113,6 +114,10 @@ class SourceCartum(YamlDeclarativeSource):
             return AirbyteConnectionStatus(status=Status.FAILED, message=self._url_error.message)
         return super().check(logger, config)
 
+    def _retries_exhausted(self, error: Any) -> None:
+        config = self._cartum_config or {}
+        _retries_exhausted_message(error, components._without_userinfo(str(config.get("shop_url") or "")), config.get("max_retries", 5))
+
     def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Optional[List[Any]] = None) -> Iterator[AirbyteMessage]:
         if self._url_error is not None:
             raise self._url_error
@@ -123,8 +128,26 @@ class SourceCartum(YamlDeclarativeSource):
                     continue
             elif message.type == Type.STATE and message.state is not None and message.state.stream is not None:
                 guard.fix_state(message.state.stream)
+            elif message.type == Type.TRACE and message.trace is not None and message.trace.error is not None:
+                self._retries_exhausted(message.trace.error)
             yield message
         guard.summary()
+
+
+def _retries_exhausted_message(error: Any, host: str, retries: Any) -> None:
+    """The CDK reports a request that failed through all its retries (timeouts, dropped
+    connections, HTTP 5xx) as a system_error "Exhausted available request attempts": it is an
+    outage, so a transient_error that names the shop."""
+    text = error.message or ""
+    if error.failure_type == FailureType.system_error and text.startswith("Exhausted available request attempts"):
+        stream = error.stream_descriptor.name if error.stream_descriptor is not None else "a stream"
+        error.internal_message = (error.internal_message or "") + " | " + text
+        error.message = (
+            f"The Cartum shop at {host} did not answer {stream}'s request after {retries} retries (timeouts, "
+            "dropped connections or HTTP 5xx answers). Check that the shop is up, raise read_timeout_seconds if "
+            "it is slow, and run the sync again."
+        )
+        error.failure_type = FailureType.transient_error
 
 
 class _CursorGuard:
