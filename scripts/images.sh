@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the connector images: `bash scripts/images.sh [connector ...]` (default: all four).
+# Builds the connector images: `bash scripts/images.sh [connector ...]` (default: all five).
 # Each image is tagged <dockerRepository>:<version> and <dockerRepository>:dev, where
 # dockerRepository comes from the connector's metadata.yaml and version from its pyproject.toml.
 # stdout: one `<connector>=<image>:<version>` line per built image; progress on stderr.
@@ -10,16 +10,16 @@
 #                  package, not on PyPI): --build-context destination-common=destination-common
 #                  (here a clean copy of it in build/images/ctx, without caches)
 #
-# Speed (the test tier builds all four on a 2-core box):
+# Speed (the test tier builds all five on a 2-core box):
 #   - every Dockerfile installs the CDK first, in a layer of its own (build arg PRE_INSTALL);
-#     the four builds pass the same value, so that layer is built once and shared;
+#     the five builds pass the same value, so that layer is built once and shared;
 #   - with podman (machines without docker, whose build containers reach PyPI only through a
 #     slow proxy) the dependencies are first collected as wheels on the host with the host's
 #     pip, into build/images/wheels, and the builds install from there with --no-index;
 #   - the engine keeps the layers between runs: a rebuild with no change takes seconds.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ALL=(source-upgates-customers source-cartum destination-cartum-users destination-loyalty-batch)
+ALL=(source-upgates-customers source-cartum destination-cartum-users destination-loyalty-batch destination-upgates-customers)
 WORK="$ROOT/build/images"
 mkdir -p "$WORK"
 

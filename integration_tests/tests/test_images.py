@@ -1,4 +1,4 @@
-"""Image tier: build the four connector images and run them the way users and the Airbyte
+"""Image tier: build the five connector images and run them the way users and the Airbyte
 platform run them, against the emulators on the host, comparing every answer with the same
 command run from the virtualenv.
 
@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.image_tests, pytest.mark.timeout(2400), pytest.mark.xd
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["source-upgates-customers", "source-cartum"]
-DESTINATIONS = ["destination-cartum-users", "destination-loyalty-batch"]
+DESTINATIONS = ["destination-cartum-users", "destination-loyalty-batch", "destination-upgates-customers"]
 CONNECTORS = SOURCES + DESTINATIONS
 BUILD_TIMEOUT = 1500
 
@@ -408,6 +408,25 @@ def destination_setup(name: str):
         lines = [_record(stream, p) for p in people[:3]] + [_state(stream, "a")]
         lines += [_record(stream, p) for p in people[3:]] + [_state(stream, "b")]
         return (LoyaltyEmulator, config, lambda a: a.api_key, catalog, "\n".join(lines) + "\n")
+    if name == "destination-upgates-customers":
+        from commerce_emulators.fixtures.upgates_write import make_upgates_write, upgates_write_config
+
+        catalog = load_json(ROOT / name / "integration_tests" / "configured_catalog.json")
+        stream = catalog["streams"][0]["stream"]["name"]
+        # Two runs at once against one emulator (spec/check/discover): allow their requests.
+        make = lambda: make_upgates_write(customers=12, world="tidy", max_concurrent=10)  # noqa: E731
+        shop = [c["login"]["email"] for _, c in sorted(make().customers.items())]
+        users = [{"id": 500 + i, "title": f"Image Test {i}", "email": e} for i, e in enumerate(shop[:6])]
+        lines = [_record(stream, u) for u in users[:3]] + [_state(stream, 1)]
+        lines += [_record(stream, {"id": 999, "email": "stranger@example.org"})]
+        lines += [_record(stream, u) for u in users[3:]] + [_state(stream, 2)]
+        return (
+            make,
+            lambda a: upgates_write_config(a, batch_size=2, max_rejected_percent=50),
+            lambda a: a.api_key,
+            catalog,
+            "\n".join(lines) + "\n",
+        )
     raise AssertionError(name)
 
 
