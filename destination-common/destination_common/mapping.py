@@ -129,11 +129,22 @@ def _template_env() -> Any:
         if n > MAX_OUTPUT_CHARS:
             raise too_big(what)
 
-    def check_format(fmt: Any) -> None:
+    def check_format(fmt: Any, *args: Any, **kwargs: Any) -> None:
+        """Widths written in a format (`%99999d`, `{:>99999}`) or given to it as arguments
+        (`%*d`, `{:{w}}`) are bounded."""
         if isinstance(fmt, str):
             for digits in re.findall(r"\d+", fmt):
                 if len(digits) > 6 or int(digits) > MAX_OUTPUT_CHARS:
                     raise too_big("a format width is too large")
+        values = list(args) + list(kwargs.values())
+        if len(values) == 1 and isinstance(values[0], (tuple, list)):
+            values = list(values[0])
+        elif len(values) == 1 and isinstance(values[0], Mapping):
+            values = list(values[0].values())
+        text = str(fmt)
+        width_from_args = re.search(r"%[-+ #0]*(?:\*|\d*\.\*)", text) or re.search(r"\{[^{}]*:[^{}]*\{", text)
+        if width_from_args and any(is_int(v) and abs(v) > MAX_OUTPUT_CHARS for v in values):
+            raise too_big("a format width is too large")
 
     def sized(value: Any) -> Optional[int]:
         if isinstance(value, (str, bytes, list, tuple)):
@@ -178,7 +189,7 @@ def _template_env() -> Any:
                 if a is not None and b is not None:
                     check_len(a + b)
             elif operator == "%" and isinstance(left, str):
-                check_format(left)
+                check_format(left, right)
             return super().call_binop(context, operator, left, right)
 
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
@@ -187,7 +198,7 @@ def _template_env() -> Any:
             name = getattr(target, "__name__", "")
             if isinstance(owner, str):
                 if name in ("format", "format_map"):
-                    check_format(owner)
+                    check_format(owner, *args, **kwargs)
                 elif name in ("ljust", "rjust", "center", "zfill") and args and is_int(args[0]):
                     check_len(args[0])
                 elif name == "expandtabs":
@@ -214,8 +225,10 @@ def _template_env() -> Any:
         if original is None:
             return
 
+        skip = 1 if getattr(original, "jinja_pass_arg", None) is not None else 0  # context/env first
+
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            check(*args, **kwargs)
+            check(*args[skip:], **kwargs)
             return original(*args, **kwargs)
 
         for attr in ("jinja_pass_arg",):  # keep Jinja's pass_context/pass_eval_context marks
@@ -241,20 +254,26 @@ def _template_env() -> Any:
         check_len(len(str(s)) + str(s).count("\n") * max(0, w) + max(0, w))
 
     def replace_check(*args: Any, **kwargs: Any) -> None:
-        values = [a for a in args if not hasattr(a, "environment")]  # skip the eval context
+        values = list(args)
         if len(values) >= 3:
             s, old, new = str(values[0]), str(values[1]), str(values[2])
             count = s.count(old) if old else len(s) + 1
             check_len(len(s) + count * max(0, len(new) - len(old)))
 
     def format_check(value: Any, *args: Any, **kwargs: Any) -> None:
-        check_format(value)
+        check_format(value, *args, **kwargs)
+
+    def count_check(value: Any, count: Any = 1, *args: Any, **kwargs: Any) -> None:
+        if is_int(count):  # batch(linecount, fill_with) pads with fill_with, slice(slices) loops
+            check_len(count)
 
     guard_filter("center", center_check)
     guard_filter("indent", indent_check)
     guard_filter("replace", replace_check)
     guard_filter("format", format_check)
-    guard_filter("wordwrap", width_arg(2, "width"))  # wordwrap(env, s, width, ...) is pass_environment
+    guard_filter("wordwrap", width_arg(1, "width"))
+    guard_filter("batch", count_check)
+    guard_filter("slice", count_check)
     _ENV = env
     return env
 

@@ -118,6 +118,12 @@ def test_a_huge_constant_is_refused_at_construction_within_a_second():
         ("{% with x = record.s ~ record.s %}{% with y = x ~ x %}{{ y }}{% endwith %}{% endwith %}",
          {"s": "y" * (MAX_OUTPUT_CHARS // 3)}),
         ("{{ record.s | list }}", {"s": "y" * 100_000}),
+        ("{{ '%*d' % (record.w, 1) }}", {"w": 10**9}),
+        ("{{ '{:{w}}'.format(1, w=record.w) }}", {"w": 10**9}),
+        ("{{ '%*d' | format(record.w, 1) }}", {"w": 10**9}),
+        ("{{ record.s | batch(record.n, 'x') | list }}", {"s": "ab", "n": 10**8}),
+        ("{{ record.s | slice(record.n) | list | length }}", {"s": "ab", "n": 10**9}),
+        ("{{ record.s | wordwrap(record.n) }}", {"s": "ab", "n": 10**9}),
         ("{{ record.first_name ~ record.first_name }}", {"first_name": "J" * (MAX_OUTPUT_CHARS // 2 + 1)}),
         ("{% for a in record.s %}{% for b in record.s %}{% for c in record.s %}{{ a }}{% endfor %}{% endfor %}{% endfor %}",
          {"s": "x" * 200}),
@@ -205,10 +211,12 @@ def test_plain_templates_keep_their_results():
             "s": "{{ record.a ~ '-' ~ record.b }}",
             "v": "{% set u = record.a | upper %}{% with w = u ~ u %}{{ w }}{% endwith %}",
             "l": "{% for t in record.tags %}{{ t }}{% if not loop.last %},{% endif %}{% endfor %}",
+            "f": "{{ '{} {}'.format(record.a, 100000000) }}|{{ '%s-%d' % (record.a, 5) }}",
+            "b": "{{ record.tags | batch(1) | list | length }}",
         }
     )
     out = mapper({"n": 7, "a": "x", "b": "y", "tags": ["a", "b"]})
-    assert out == {"n": 21, "p": 1024, "d": 100000, "s": "x-y", "v": "XX", "l": "a,b"}
+    assert out == {"n": 21, "p": 1024, "d": 100000, "s": "x-y", "v": "XX", "l": "a,b", "f": "x 100000000|x-5", "b": 2}
 
 
 def test_secret_paths_of_a_connector_specification_object():
