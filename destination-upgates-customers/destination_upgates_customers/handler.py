@@ -50,7 +50,8 @@ class CustomersPutHandler(StreamHandler):
         self.email_field = email_field if email_field in EMAIL_FIELDS else "login.email"
         self.meta_keys = {str(k) for k in meta_keys} if meta_keys else None
         self.max_batch: Optional[int] = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # counters, learnt limits and keys (held only briefly)
+        self._plan_lock = threading.Lock()  # dry-run lookups (held across their requests)
         self.unknown_meta_keys: set[str] = set()  # learnt from the shop's answers
         self.updated = 0
         self.not_updated = 0
@@ -266,10 +267,12 @@ class CustomersPutHandler(StreamHandler):
         a customer). Read-only lookups, the cheapest of: one `GET /customers?email=` per
         unknown e-mail, or the whole customer list once (100 per page)."""
         self._lookup([str(i.payload["email"]) for i in items])
+        with self._plan_lock:
+            known = {str(i.payload["email"]).lower() for i in items} & self._known
         out = []
         for item in items:
             email = str(item.payload["email"]).lower()
-            if email in self._known:
+            if email in known:
                 out.append(_planned("update"))
             else:
                 out.append(Outcome.rejected("not_found", "no customer with this e-mail in the shop (UPgates does not create customers)"))
@@ -303,7 +306,7 @@ class CustomersPutHandler(StreamHandler):
 
     def _lookup(self, emails: Sequence[str]) -> None:
         """Resolve each e-mail (as written; compared in lower case) to known or absent."""
-        with self._lock:
+        with self._plan_lock:
             spelled = {e.lower(): e for e in emails}
             todo = [e for e in spelled if e not in self._known and e not in self._absent]
             if not todo or self._whole_list:
