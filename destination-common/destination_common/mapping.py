@@ -272,6 +272,17 @@ def _template_env() -> Any:
     guard_filter("replace", replace_check)
     guard_filter("format", format_check)
     guard_filter("wordwrap", width_arg(1, "width"))
+    def regex_replace_check(value: Any, regex: Any = "", replacement: Any = "", *args: Any, **kwargs: Any) -> None:
+        text, repl = str(value), str(replacement)
+        count = 0
+        for _ in re.finditer(str(regex), text):
+            count += 1
+            if count > MAX_OUTPUT_CHARS:
+                break
+        grows = len(repl) + (len(text) if "\\" in repl else 0)  # a backreference may copy the text
+        check_len(len(text) + count * grows)
+
+    guard_filter("regex_replace", regex_replace_check)
     guard_filter("batch", count_check)
     guard_filter("slice", count_check)
     _ENV = env

@@ -124,6 +124,9 @@ def test_a_huge_constant_is_refused_at_construction_within_a_second():
         ("{{ record.s | batch(record.n, 'x') | list }}", {"s": "ab", "n": 10**8}),
         ("{{ record.s | slice(record.n) | list | length }}", {"s": "ab", "n": 10**9}),
         ("{{ record.s | wordwrap(record.n) }}", {"s": "ab", "n": 10**9}),
+        ("{{ record.s | regex_replace('', record.pad) | regex_replace('', record.pad) | regex_replace('', record.pad) }}",
+         {"s": "J" * 100, "pad": "x" * 40}),
+        ("{{ record.s | regex_replace('(.)', '\\\\1\\\\1') | regex_replace('(.)', '\\\\1\\\\1') }}", {"s": "J" * 40_000}),
         ("{{ record.first_name ~ record.first_name }}", {"first_name": "J" * (MAX_OUTPUT_CHARS // 2 + 1)}),
         ("{% for a in record.s %}{% for b in record.s %}{% for c in record.s %}{{ a }}{% endfor %}{% endfor %}{% endfor %}",
          {"s": "x" * 200}),
@@ -213,10 +216,11 @@ def test_plain_templates_keep_their_results():
             "l": "{% for t in record.tags %}{{ t }}{% if not loop.last %},{% endif %}{% endfor %}",
             "f": "{{ '{} {}'.format(record.a, 100000000) }}|{{ '%s-%d' % (record.a, 5) }}",
             "b": "{{ record.tags | batch(1) | list | length }}",
+            "r": "{{ record.a | regex_replace('x', 'yy') }}",
         }
     )
     out = mapper({"n": 7, "a": "x", "b": "y", "tags": ["a", "b"]})
-    assert out == {"n": 21, "p": 1024, "d": 100000, "s": "x-y", "v": "XX", "l": "a,b", "f": "x 100000000|x-5", "b": 2}
+    assert out == {"n": 21, "p": 1024, "d": 100000, "s": "x-y", "v": "XX", "l": "a,b", "f": "x 100000000|x-5", "b": 2, "r": "yy"}
 
 
 def test_secret_paths_of_a_connector_specification_object():
