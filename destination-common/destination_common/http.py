@@ -56,7 +56,12 @@ def secret_forms(value: Any) -> tuple[str, ...]:
     return out
 
 
-def _register(form: str) -> None:
+_derived: set[str] = set()  # encoded forms we registered: never expanded again (no forms of forms)
+
+
+def _register(form: str, original: str = "") -> None:
+    if form and form != original:
+        _derived.add(form)
     if form and form not in vars(_secrets_utils).get(_SECRETS_GLOBAL, []):
         add_to_secrets(form)
 
@@ -71,7 +76,7 @@ def add_secret(value: Any) -> None:
     if value in (None, ""):
         return
     for form in secret_forms(value):
-        _register(form)
+        _register(form, str(value))
 
 
 def add_basic_secret(login: Any, password: Any) -> None:
@@ -91,8 +96,10 @@ def register_secret_forms() -> None:
     airbyte_secret values included), so the CDK's own log formatter masks them too.
     `HttpClient()` calls it; harmless to call again."""
     for secret in list(_registered()):
+        if secret in _derived:
+            continue
         for form in secret_forms(secret):
-            _register(form)
+            _register(form, secret)
 
 
 def _all_forms() -> tuple[str, ...]:
@@ -101,7 +108,7 @@ def _all_forms() -> tuple[str, ...]:
     if _redact_cache[0] != current:
         forms: set[str] = set()
         for secret in current:
-            forms.update(secret_forms(secret))
+            forms.update((secret,) if secret in _derived else secret_forms(secret))
         _redact_cache = (current, tuple(sorted(forms, key=len, reverse=True)))
     return _redact_cache[1]
 

@@ -146,3 +146,16 @@ def test_adding_never_replaces_earlier_secrets():
     add_secret("First-HSEC-secret-1")
     add_secret("Second-HSEC-secret-2")
     assert redact("First-HSEC-secret-1 Second-HSEC-secret-2") == "**** ****"
+
+
+def test_registering_again_adds_no_forms_of_forms():
+    import airbyte_cdk.utils.airbyte_secrets_utils as utils
+
+    add_secret("Grow-HSEC-secret/+1")
+    register_secret_forms()
+    before = len(vars(utils)["__SECRETS_FROM_CONFIG"])
+    for _ in range(3):
+        HttpClient()
+        register_secret_forms()
+        add_secret("Grow-HSEC-secret/+1")
+    assert len(vars(utils)["__SECRETS_FROM_CONFIG"]) == before
