@@ -479,8 +479,6 @@ class TemplateMapper:
         max_output_chars: int = MAX_OUTPUT_CHARS,
         max_render_seconds: float = MAX_RENDER_SECONDS,
     ) -> None:
-        from jinja2 import TemplateSyntaxError, meta
-
         self.templates = dict(templates)
         self.config = config_for_templates(config, [*secret_paths_of(spec), *(secret_paths or ())])
         self.types = dict(types or {})
@@ -489,41 +487,48 @@ class TemplateMapper:
         self.max_render_seconds = float(max_render_seconds)
         self._compiled: dict[str, Any] = {}
         self._loops: dict[str, bool] = {}
+        for target, template in self.templates.items():
+            if isinstance(template, str):
+                self._prepare(target, target, template)
+
+    def _prepare(self, key: str, target: str, template: str) -> None:
+        """Parse, check, compile and probe one template under `key` (config_error naming
+        `target` when it is refused)."""
+        from jinja2 import TemplateSyntaxError, meta
+
         env = _template_env()
         known = {"record", "config", *(g for g in env.globals if g != _BOUNDED_VALUE)}
-        for target, template in self.templates.items():
-            if not isinstance(template, str):
-                continue
-            try:
-                parsed = env.parse(template)
-            except TemplateSyntaxError as exc:
-                raise _config_error(f"The mapping template for field '{target}' is not valid Jinja: {exc.message}. Fix it in the record mapping.")
-            forbidden = _check_template_ast(parsed)
-            if forbidden:
-                raise _config_error(
-                    f"The mapping template for field '{target}' uses {forbidden}, which field templates do not allow. "
-                    "Write the field as an expression with filters."
-                )
-            unknown = sorted(meta.find_undeclared_variables(parsed) - known)
-            if unknown:
-                raise _config_error(
-                    f"The mapping template for field '{target}' uses unknown names: {', '.join(unknown)}. "
-                    "Templates see `record` (the record's data) and `config` (without its secrets)."
-                )
-            try:
-                code = env.compile(_bound_assignments(parsed), name=None, filename="<template>")
-                self._compiled[target] = env.template_class.from_code(env, code, env.make_globals(None), None)
-            except TemplateSyntaxError as exc:
-                raise _config_error(f"The mapping template for field '{target}' is not valid Jinja: {exc.message}. Fix it in the record mapping.")
-            self._loops[target] = _has_loop(parsed)
-            # A probe without a record: what the bounds refuse for any record (a constant
-            # 7 ** 1000000000) fails here, i.e. in `check`, not on every record of the sync.
-            try:
-                self._render_text(target, {})
-            except TemplateRefused as exc:
-                raise _config_error(f"The mapping template for field '{target}' is refused: {exc}. Fix it in the record mapping.")
-            except Exception:  # noqa: BLE001 - other errors depend on the record's data
-                pass
+        try:
+            parsed = env.parse(template)
+        except TemplateSyntaxError as exc:
+            raise _config_error(f"The mapping template for field '{target}' is not valid Jinja: {exc.message}. Fix it in the record mapping.")
+        forbidden = _check_template_ast(parsed)
+        if forbidden:
+            raise _config_error(
+                f"The mapping template for field '{target}' uses {forbidden}, which field templates do not allow. "
+                "Write the field as an expression with filters."
+            )
+        unknown = sorted(meta.find_undeclared_variables(parsed) - known)
+        if unknown:
+            raise _config_error(
+                f"The mapping template for field '{target}' uses unknown names: {', '.join(unknown)}. "
+                "Templates see `record` (the record's data) and `config` (without its secrets)."
+            )
+        try:
+            code = env.compile(_bound_assignments(parsed), name=None, filename="<template>")
+            self._compiled[key] = env.template_class.from_code(env, code, env.make_globals(None), None)
+        except TemplateSyntaxError as exc:
+            raise _config_error(f"The mapping template for field '{target}' is not valid Jinja: {exc.message}. Fix it in the record mapping.")
+        self._loops[key] = _has_loop(parsed)
+        # A probe without a record: what the bounds refuse for any record (a constant
+        # 7 ** 1000000000) fails here, i.e. in `check`, not on every record of the sync.
+        try:
+            self._render_text(key, {})
+        except TemplateRefused as exc:
+            self._compiled.pop(key, None)
+            raise _config_error(f"The mapping template for field '{target}' is refused: {exc}. Fix it in the record mapping.")
+        except Exception:  # noqa: BLE001 - other errors depend on the record's data
+            pass
 
     def _render_text(self, target: str, record: Any) -> Optional[str]:
         from jinja2.exceptions import SecurityError, UndefinedError
@@ -555,12 +560,12 @@ class TemplateMapper:
             if tracer:
                 sys.settrace(previous)
 
-    def _render(self, template: Any, record: Any, target: str) -> Any:
+    def _render(self, template: Any, record: Any, target: str, key: Optional[str] = None) -> Any:
         if not isinstance(template, str):
             return template  # a constant (number, bool, null) given in the config
         valid = _TYPES.get(self.types.get(target, ""), None) or None
         try:
-            text = self._render_text(target, record)
+            text = self._render_text(target if key is None else key, record)
         except TemplateRefused as exc:
             raise MappingError(f"template for '{target}' refused: {exc}") from None
         except TypeError as exc:
@@ -575,11 +580,15 @@ class TemplateMapper:
         return value
 
     def render(self, template: Any, record: Mapping[str, Any], target: str = "") -> Any:
-        """One field's value for `record` (rendered on a deep copy of it). `template` must be
-        the one configured for `target` (or a constant)."""
+        """One field's value for `record` (rendered on a deep copy of it), typed as `target`;
+        `template` may be one not configured (it is checked and compiled like the others, and
+        a refusal is a config_error)."""
+        key = target
         if isinstance(template, str) and self.templates.get(target) != template:
-            raise ValueError(f"template for '{target}' is not one of this mapper's templates")
-        return self._render(template, copy.deepcopy(record), target)
+            key = "\0" + template
+            if key not in self._compiled:
+                self._prepare(key, target, template)
+        return self._render(template, copy.deepcopy(record), target, key)
 
     def __call__(self, record: Mapping[str, Any]) -> dict:
         data = copy.deepcopy(record)  # a template never changes what the loop keeps

@@ -229,3 +229,11 @@ def test_secret_paths_of_a_connector_specification_object():
 
     spec = ConnectorSpecification(connectionSpecification=SPEC["connectionSpecification"])
     assert sorted(secret_paths_of(spec)) == [["auth", "code"], ["pass_phrase"]]
+
+
+def test_render_of_a_template_not_configured_is_checked_like_the_others():
+    mapper = TemplateMapper({"a": "{{ record.a }}"}, types={"z": "string"})
+    assert mapper.render("{{ record.a }}-{{ record.b }}", {"a": 1, "b": 2}, "z") == "1-2"
+    assert mapper.render(5, {}, "k") == 5
+    with pytest.raises(AirbyteTracedException):
+        mapper.render("{{ 7 ** 1000000000 }}", {}, "z")
