@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 import unicodedata
 from typing import Any, Callable, Iterable, Optional
@@ -60,9 +61,11 @@ _derived: set[str] = set()  # encoded forms we registered: never expanded again 
 
 
 def _register(form: str, original: str = "") -> None:
-    if form and form != original:
+    if not form:
+        return
+    if form != original:
         _derived.add(form)
-    if form and form not in vars(_secrets_utils).get(_SECRETS_GLOBAL, []):
+    if form not in vars(_secrets_utils).get(_SECRETS_GLOBAL, []):  # a short list: forms are never expanded twice
         add_to_secrets(form)
 
 
@@ -251,11 +254,13 @@ class HttpClient:
         self.session.get_redirect_target = lambda response: None  # type: ignore[method-assign]
         register_secret_forms()
         self.requests = 0
+        self._count_lock = threading.Lock()  # send() runs in worker threads
         self.retries = 0
         self._sleep = sleep
 
     def stats(self) -> dict[str, int]:
-        return {"requests": self.requests, "retries": self.retries}
+        with self._count_lock:
+            return {"requests": self.requests, "retries": self.retries}
 
     def backoff(self, attempt: int, response: Optional[requests.Response] = None) -> float:
         if response is not None:
@@ -300,7 +305,8 @@ class HttpClient:
         kwargs["allow_redirects"] = False
         attempt = 0
         while True:
-            self.requests += 1
+            with self._count_lock:
+                self.requests += 1
             cause: str
             response: Optional[requests.Response] = None
             try:
@@ -325,7 +331,8 @@ class HttpClient:
                 )
                 raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.transient_error)
             delay = self.backoff(attempt, response)
-            self.retries += 1
+            with self._count_lock:
+                self.retries += 1
             logger.info(redact(f"{what}: {cause}; retry {attempt + 1} of {self.max_retries} in {delay:.2f}s"))
             if delay:
                 self._sleep(delay)

@@ -159,3 +159,16 @@ def test_registering_again_adds_no_forms_of_forms():
         register_secret_forms()
         add_secret("Grow-HSEC-secret/+1")
     assert len(vars(utils)["__SECRETS_FROM_CONFIG"]) == before
+
+
+def test_counters_are_exact_under_threads():
+    import threading
+
+    with CaptureServer() as server:
+        client = HttpClient(max_retries=0)
+        threads = [threading.Thread(target=lambda: [client.request("GET", server.url + "/x") for _ in range(20)]) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert client.stats() == {"requests": 80, "retries": 0} and len(server.requests) == 80
