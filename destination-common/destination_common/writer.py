@@ -159,6 +159,7 @@ class _Batch:
 
 
 _NEVER = float("inf")
+_QUEUED_AHEAD = 1  # batches submitted beyond max_concurrent_requests (waiting for a worker)
 
 
 class WriteLoop:
@@ -219,6 +220,8 @@ class WriteLoop:
         self._buffers: dict[Any, dict[Any, Item]] = {s: {} for s in self.handlers}
         self._bucket_stream: dict[Any, str] = {s: s for s in self.handlers}
         self._key_bucket: dict[tuple[str, Any], Any] = {}
+        # lowest input position in each non-empty buffer (a lower bound after a cross-group dedupe)
+        self._bucket_floor: dict[Any, int] = {}
         self._seq = 0
         self._warned_streams: set[str] = set()
         self._lock = threading.RLock()
@@ -272,9 +275,9 @@ class WriteLoop:
     def run(self, messages: Iterable[Any]) -> Iterator[AirbyteMessage]:
         """The messages to emit (the STATE messages received, each once all records before it
         are settled). `messages` may also hold `InputReject`s (from destination_common.input)."""
-        events: queue.Queue = queue.Queue()
-        slots = threading.Semaphore(self.input_buffer)
+        events: queue.SimpleQueue = queue.SimpleQueue()
         stop = threading.Event()
+        limit = self.input_buffer
         self._wake = lambda: events.put(("done", None))
         self._ensure_executor()
         if self.dry_run:
@@ -288,9 +291,9 @@ class WriteLoop:
         def pump() -> None:
             try:
                 for message in messages:
-                    while not slots.acquire(timeout=0.5):
-                        if stop.is_set():
-                            return
+                    # bounded read-ahead: wait while the main thread is `limit` messages behind
+                    while events.qsize() > limit and not stop.is_set():
+                        time.sleep(0.002)
                     if stop.is_set():
                         return
                     events.put(("msg", message))
@@ -307,7 +310,6 @@ class WriteLoop:
                 except queue.Empty:
                     kind, payload = "tick", None
                 if kind == "msg":
-                    slots.release()
                     self._on_message(payload)
                 elif kind == "end":
                     break
@@ -325,7 +327,6 @@ class WriteLoop:
                 raise self._error
         finally:
             stop.set()
-            slots.release()
             self._drain()
             self._shutdown()
             self.rejects.close()
@@ -420,12 +421,16 @@ class WriteLoop:
         if buffer is None:
             buffer = self._buffers[bucket] = {}
             self._bucket_stream[bucket] = stream
+        if not buffer:
+            self._bucket_floor[bucket] = item.seq
         if handler.dedupe and key is not None:
             previous = self._key_bucket.get((stream, key))
             if previous is not None and key in self._buffers.get(previous, {}):
                 replaced = self._buffers[previous].pop(key)
                 item.seq = min(item.seq, replaced.seq)  # a state after the replaced record waits for this one
                 self.stats.collapsed += 1
+                if item.seq < self._bucket_floor.get(bucket, _NEVER):
+                    self._bucket_floor[bucket] = item.seq
             buffer[key] = item
             self._key_bucket[(stream, key)] = bucket
         else:
@@ -455,9 +460,8 @@ class WriteLoop:
     def _unsettled_floor(self) -> float:
         """The input position of the earliest record not yet settled (inf: none)."""
         floor = self._failed_floor
-        for buffer in self._buffers.values():
-            for item in buffer.values():
-                floor = min(floor, item.seq)
+        for bucket_floor in self._bucket_floor.values():
+            floor = min(floor, bucket_floor)
         for batch in self._inflight:
             floor = min(floor, batch.floor)
         return floor
@@ -492,7 +496,7 @@ class WriteLoop:
         if self.max_state_delay_seconds is None or not self._held:
             return None
         oldest = self._held[0]
-        if not any(item.seq <= oldest.point for b in self._buffers.values() for item in b.values()):
+        if not any(f <= oldest.point for f in self._bucket_floor.values()):
             return None
         return max(0.0, oldest.arrived + self.max_state_delay_seconds - time.monotonic())
 
@@ -502,9 +506,9 @@ class WriteLoop:
         oldest = self._held[0]
         if time.monotonic() - oldest.arrived < self.max_state_delay_seconds:
             return
-        for bucket, buffer in list(self._buffers.items()):
-            if buffer and min(item.seq for item in buffer.values()) <= oldest.point:
-                if len(buffer) < self.batch_size:
+        for bucket, bucket_floor in list(self._bucket_floor.items()):
+            if bucket_floor <= oldest.point:
+                if len(self._buffers.get(bucket) or ()) < self.batch_size:
                     self.stats.delayed_flushes += 1
                 self._dispatch(bucket)
 
@@ -523,6 +527,7 @@ class WriteLoop:
         """Send a buffer (a stream's, or a stream's group's) as one batch in a worker thread,
         once a slot is free and no batch in flight holds one of its keys."""
         buffer = self._buffers.get(bucket)
+        self._bucket_floor.pop(bucket, None)
         if not buffer:
             return
         items = list(buffer.values())
@@ -543,14 +548,17 @@ class WriteLoop:
                 self._failed_floor = min(self._failed_floor, floor)  # never sent: states after it stay held
                 return
             blockers = [b for b in self._inflight if keys and b.keys & keys]
-            if not blockers and len(self._inflight) < self.max_concurrent_requests:
+            # one batch more than the workers may wait in the executor's queue, so a worker starts
+            # it the moment it is free (no hand-off through the main thread); it shares no key
+            # with any batch submitted before it, so it can never run beside one that has its key
+            if not blockers and len(self._inflight) < self.max_concurrent_requests + _QUEUED_AHEAD:
                 break
             wait([b.future for b in (blockers or self._inflight) if b.future is not None], return_when=FIRST_COMPLETED)
         batch = _Batch(handler, items, keys, floor)
         batch.future = self._ensure_executor().submit(self.settle, handler, items)
         batch.future.add_done_callback(lambda _f: self._wake())
         self._inflight.append(batch)
-        self.stats.max_in_flight = max(self.stats.max_in_flight, len(self._inflight))
+        self.stats.max_in_flight = max(self.stats.max_in_flight, min(len(self._inflight), self.max_concurrent_requests))
 
     def _reap(self) -> None:
         """Forget finished batches; keep the first error (its records stay unsettled)."""
@@ -806,8 +814,10 @@ class WriteLoop:
 
 
 def _take_notes(handler: StreamHandler) -> list[tuple[str, str]]:
-    take = getattr(handler, "take_notes", None)
-    return list(take()) if take is not None else []
+    local = getattr(handler, "__dict__", {}).get("_dc_notes")
+    if local is None or not getattr(local, "items", None):
+        return []  # the common case, kept cheap: no note made in this thread
+    return handler.take_notes()
 
 
 def _safe_key(handler: StreamHandler, data: Mapping[str, Any]) -> Optional[str]:
