@@ -12,6 +12,7 @@ as keys). `phonenumbers` is imported on first use, so `spec` does not pay for it
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -91,6 +92,14 @@ def normalise_phone(value: Any, region: Optional[str] = None) -> PhoneResult:
             elif exc.error_type == NumberParseException.TOO_LONG:
                 reason = "phone is too long"
             continue
+        if number.italian_leading_zero and not phonenumbers.is_valid_number(number):
+            # "0785 206 025" in CZ: a trunk 0 written out of habit (Slovak, Ukrainian) where the
+            # country has none. Kept only where numbers really start with 0 (Italy: valid).
+            stripped = copy.copy(number)
+            stripped.italian_leading_zero = None
+            stripped.number_of_leading_zeros = None
+            if phonenumbers.is_possible_number(stripped):
+                number = stripped
         verdict = phonenumbers.is_possible_number_with_reason(number)
         if verdict != ValidationResult.IS_POSSIBLE:
             where = phonenumbers.region_code_for_number(number) or code or "its country"

@@ -24,6 +24,12 @@ from destination_common.phones import INVALID_PHONE_CHOICES, PhoneResult, normal
         ("785 206 025", "cz", "+420785206025"),
         (785206025, "CZ", "+420785206025"),  # a number typed as an integer
         (420785206025, None, "+420785206025"),
+        ("0785206025", "CZ", "+420785206025"),  # a trunk 0 written out of habit where CZ has none
+        ("0785 206 025", "CZ", "+420785206025"),
+        ("+420 0785 206 025", None, "+420785206025"),
+        ("(785) 206-025", "CZ", "+420785206025"),
+        ("0905123456", "SK", "+421905123456"),
+        ("06 12345678", "IT", "+390612345678"),  # Italy's leading 0 belongs to the number
     ],
 )
 def test_local_and_international_forms_become_e164(value, region, e164):
@@ -109,3 +115,15 @@ def test_region_for_unknown_country_is_none(value):
 
 def test_invalid_phone_choices():
     assert INVALID_PHONE_CHOICES == ("drop_field", "reject_record")
+
+
+def test_every_local_form_of_the_emulators_real_world_lands_on_the_same_number():
+    """The forms the UPgates emulator's realistic world writes (issue 13): each one becomes
+    +420/+421 and the same nine digits."""
+    for country, prefix in (("CZ", "420"), ("SK", "421")):
+        digits = "785206025" if country == "CZ" else "905123456"
+        spaced = f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+        forms = [spaced, digits, f"0{digits}", f"0{digits[:3]} {digits[3:6]} {digits[6:]}", f"+{prefix} {spaced}",
+                 f"+{prefix}{digits}", f"00{prefix} {spaced}", f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"]
+        for form in forms:
+            assert normalise_phone(form, country).e164 == f"+{prefix}{digits}", form
