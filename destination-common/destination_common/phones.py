@@ -72,7 +72,14 @@ def normalise_phone(value: Any, region: Optional[str] = None) -> PhoneResult:
     compact = re.sub(r"[\s().\-/]", "", text)
     if compact.startswith("00") and code is None:
         candidates.append("+" + compact[2:])  # the international prefix of most of Europe
+    # "380501234567": the country code written without its +. Read so only when the result is
+    # a valid number (not merely one of a possible length), and preferred over the record's
+    # region only when the number is not valid there (a Ukrainian phone of a Czech customer).
+    guessed = "+" + compact if compact.isdigit() and compact[:1] != "0" and len(compact) >= 10 else None
+    if guessed:
+        candidates.append(guessed)
     reason = "phone could not be read"
+    found: list[Any] = []  # numbers of a possible length, in the order of the candidates
     for candidate in candidates:
         try:
             number = phonenumbers.parse(candidate, code)
@@ -100,6 +107,8 @@ def normalise_phone(value: Any, region: Optional[str] = None) -> PhoneResult:
             stripped.number_of_leading_zeros = None
             if phonenumbers.is_possible_number(stripped):
                 number = stripped
+        if candidate is guessed and not phonenumbers.is_valid_number(number):
+            continue
         verdict = phonenumbers.is_possible_number_with_reason(number)
         if verdict != ValidationResult.IS_POSSIBLE:
             where = phonenumbers.region_code_for_number(number) or code or "its country"
@@ -112,7 +121,10 @@ def normalise_phone(value: Any, region: Optional[str] = None) -> PhoneResult:
             else:
                 reason = f"phone has an impossible length for {where}"
             continue
-        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        found.append(number)
+    if found:
+        best = next((n for n in found if phonenumbers.is_valid_number(n)), found[0])
+        e164 = phonenumbers.format_number(best, PhoneNumberFormat.E164)
         return PhoneResult(e164, e164 != original, None)
     return PhoneResult(None, False, reason)
 

@@ -127,3 +127,26 @@ def test_every_local_form_of_the_emulators_real_world_lands_on_the_same_number()
                  f"+{prefix}{digits}", f"00{prefix} {spaced}", f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"]
         for form in forms:
             assert normalise_phone(form, country).e164 == f"+{prefix}{digits}", form
+
+
+@pytest.mark.parametrize(
+    "value, region",
+    [
+        ("0501234567", "UA"),
+        ("050 123 45 67", "Україна"),
+        ("(050) 123-45-67", "UA"),
+        ("+38 (050) 123-45-67", None),
+        ("380501234567", "UA"),
+        ("380501234567", None),  # the country code without its +, read so because the result is valid
+        ("380501234567", "CZ"),  # a Ukrainian phone of a Czech customer: not valid in CZ, valid as +380
+        ("+380501234567", "CZ"),
+        (380501234567, None),
+    ],
+)
+def test_the_cartum_worlds_ukrainian_forms(value, region):
+    assert normalise_phone(value, region).e164 == "+380501234567"
+
+
+def test_digits_without_plus_are_not_guessed_into_an_invalid_number():
+    result = normalise_phone("1234567890", None)
+    assert result.e164 is None and "default_phone_region" in result.reason
