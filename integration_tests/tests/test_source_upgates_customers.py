@@ -332,3 +332,289 @@ def test_full_refresh_reads_the_same_pages_and_ignores_a_saved_pass(upgates):
     assert customer_ids(result) == set(upgates.customers)
     assert upgates.log.count(path="/api/v2/customers") == 3
     assert customers_state(result) == {"__ab_no_cursor_state_message": True}
+
+
+# ---- issue 11: credentials go only to the configured host, and never into any output ----------
+
+LOGIN, KEY = "shop-login-Q7x", "Api-Key-9Zr/x+Qw"  # distinctive; '/' and '+' make every encoding differ
+
+
+def run_raw(*args: str, files: dict[str, Any]) -> subprocess.CompletedProcess:
+    """The console script with extra arguments (e.g. --debug), files written to a temp folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [script(SOURCE), *args]
+        for name, value in files.items():
+            path = Path(tmp, f"{name}.json")
+            path.write_text(value if isinstance(value, str) else json.dumps(value))
+            argv += [f"--{name}", str(path)]
+        return subprocess.run(argv, capture_output=True, timeout=300)
+
+
+def test_debug_output_never_holds_the_key_in_any_encoding():
+    from commerce_emulators.secrets_scan import assert_no_secrets
+
+    with UpgatesEmulator(customers=120, login=LOGIN, api_key=KEY) as api:
+        config = upgates_config_for(api)
+        cat = catalog(config)
+        outputs = []
+        for verb, files in (("check", {"config": config}), ("read", {"config": config, "catalog": cat})):
+            proc = run_raw(verb, "--debug", files=files)
+            assert proc.returncode == 0, proc.stdout[-2000:]
+            outputs += [proc.stdout, proc.stderr]
+        text = b"".join(outputs).decode()
+        assert "Making outbound API request" in text and "'Authorization': 'Basic ****'" in text  # headers were logged, masked
+        assert api.log.count(path="/api/v2/customers") == 2
+        assert assert_no_secrets([KEY, (LOGIN, KEY)], texts=outputs) > 0
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_never_followed_and_names_the_new_location(status):
+    from commerce_emulators.capture import CaptureServer
+
+    trap = CaptureServer()
+    trap.start()
+    try:
+        port = trap.url.rsplit(":", 1)[1]
+        location = f"http://someone:Trap-Pw-77@127.0.0.1:{port}/api/v2"
+        with UpgatesEmulator(customers=20, login=LOGIN, api_key=KEY, moved_to=location, moved_status=status) as old:
+            config = upgates_config_for(old)
+            check = run_connector(SOURCE, "check", config=config).of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+            result = read(old, config, catalog(config, "customers"))
+            assert check["status"] == "FAILED" and f"127.0.0.1:{port}/api/v2" in check["message"]
+            assert result.returncode != 0
+            errors = [e for e in result.errors if "moved" in e["message"]]
+            assert errors and errors[0]["failure_type"] == "config_error" and f"127.0.0.1:{port}/api/v2" in errors[0]["message"]
+            assert "Trap-Pw-77" not in json.dumps(check) + result.output  # the location's user-info is not quoted
+            assert old.log.count(path="/api/v2/customers") == 1  # asked once, not retried
+        assert trap.requests == []  # nothing, credentials least of all, went to the new location
+    finally:
+        trap.stop()
+
+
+def test_a_redirect_to_the_same_host_is_not_followed_either():
+    with UpgatesEmulator(customers=20, login=LOGIN, api_key=KEY) as api:
+        api.moved_to, api.moved_status = f"{api.url}/api/v2/elsewhere", 307
+        result = read(api, upgates_config_for(api), catalog(upgates_config_for(api), "customers"))
+        assert result.returncode != 0
+        assert api.log.count() == 1  # requests would re-send Authorization to the same host
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "http://someone:Url-Pw-4242@127.0.0.1:{port}/api/v2",  # user-info
+        "http://example.invalid\\@127.0.0.1:{port}/api/v2",  # urllib3 would connect to example.invalid
+        "http://127.0.0.1:{port}/api/v2 ",  # whitespace
+        "http://127.0.0.1:{port}/api/v2\\x",  # backslash in the path
+    ],
+)
+def test_a_base_url_with_userinfo_backslash_or_whitespace_is_refused_before_any_request(template):
+    with UpgatesEmulator(customers=5) as api:
+        config = {**upgates_config_for(api), "api_url": template.format(port=api.port)}
+        check = run_connector(SOURCE, "check", config=config)
+        status = check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+        assert status["status"] == "FAILED" and "not allowed" in status["message"]
+        result = run_connector(SOURCE, "read", config=config, catalog=catalog(config, "customers"))
+        assert result.returncode != 0 and result.errors[0]["failure_type"] == "config_error"
+        assert api.log.count() == 0
+        assert "Url-Pw-4242" not in check.output + result.output
+
+
+# ---- issue 12: future timestamps, impossible states, stalls, types, unreadable files -------------
+
+def test_a_customer_stamped_in_the_future_is_emitted_with_a_warning_and_does_not_freeze_the_cursor():
+    with UpgatesEmulator(customers=150, world="tidy") as api:
+        api.stamp_future(7, days=3650)
+        config = upgates_config_for(api, lookback_minutes=0)
+        cat = catalog(config, "customers")
+        first = read(api, config, cat)
+        assert first.returncode == 0, first.errors
+        assert 7 in customer_ids(first)
+        assert any("customer 7 " in m["log"]["message"] and m["log"]["level"] == "WARN" for m in first.of_type("LOG"))
+        cursor = datetime.fromisoformat(customers_state(first)["last_update_time"])
+        assert cursor <= api.clock.now()  # never past the API's own clock
+        time.sleep(1.1)
+        api.update_customer(42, surname="Pozdější")
+        second = read(api, config, cat, state=first.last_state())
+        assert 42 in customer_ids(second)  # a later edit is still read
+
+
+@pytest.mark.parametrize("saved", [
+    {"last_update_time": "2036-01-01T00:00:00+01:00"},
+    {"last_update_time": "2024-01-01T00:00:00+01:00", "pass": {"from": "2036-01-01T00:00:00+01:00", "pages_done": 1, "done_after": [], "items": 90}},
+])
+def test_a_saved_cursor_in_the_future_is_repaired_not_trusted(saved):
+    with UpgatesEmulator(customers=250, world="tidy") as api:
+        config = upgates_config_for(api)
+        state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": saved}}]
+        result = read(api, config, catalog(config, "customers"), state=state)
+        assert result.returncode == 0, result.errors
+        assert customer_ids(result) == set(api.customers)  # read again from the beginning: nothing skipped
+        assert any("cursor in the future" in line for line in result.logs)
+        assert datetime.fromisoformat(customers_state(result)["last_update_time"]) <= api.clock.now()
+        assert api.log.count(path="/api/v2/customers") == 1 + 3  # the page that showed it, then the pass
+
+
+def test_a_saved_pass_beyond_the_last_page_restarts_the_pass():
+    with UpgatesEmulator(customers=250, world="tidy") as api:  # 3 pages
+        config = upgates_config_for(api)
+        saved = {"pass": {"from": None, "pages_done": 9, "done_after": [12], "items": 950, "max_seen": None}}
+        state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": saved}}]
+        result = read(api, config, catalog(config, "customers"), state=state)
+        assert result.returncode == 0, result.errors
+        assert customer_ids(result) == set(api.customers)
+        assert any("read again from page 1" in line for line in result.logs)
+        assert "pass" not in customers_state(result)
+
+
+def test_a_stalled_answer_times_out_and_is_retried():
+    with UpgatesEmulator(customers=150, world="tidy", stall_seconds=4, stall_times=1) as api:
+        config = upgates_config_for(api, read_timeout_seconds=1)
+        result = read(api, config, catalog(config, "customers"))
+        assert result.returncode == 0, result.errors
+        assert customer_ids(result) == set(api.customers)
+        time.sleep(3)  # the stalled request is logged once the emulator answers it
+        assert api.log.count(path="/api/v2/customers") == 3  # 2 pages and the retry of the stalled one
+
+
+@pytest.mark.slow
+def test_an_api_that_stays_stalled_ends_with_a_transient_error_naming_the_host():
+    with UpgatesEmulator(customers=50, stall_seconds=5) as api:
+        config = upgates_config_for(api, read_timeout_seconds=0.5)
+        started = time.monotonic()
+        result = read(api, config, catalog(config, "customers"))
+        assert time.monotonic() - started < 120
+        assert result.returncode != 0
+        errors = [e for e in result.errors if f"127.0.0.1:{api.port}" in e["message"]]
+        assert errors and errors[0]["failure_type"] == "transient_error", result.errors
+
+
+def test_answers_whose_types_vary_give_records_of_one_type_per_field():
+    import jsonschema
+
+    with UpgatesEmulator(customers=300, types_vary=True) as api:
+        config = upgates_config_for(api)
+        schema = next(s for s in discovered_streams() if s["name"] == "customers")["json_schema"]
+        result = read(api, config, catalog(config, "customers"))
+        assert result.returncode == 0, result.errors
+        records = result.records("customers")
+        assert {r["customer_id"] for r in records} == set(api.customers)
+        for r in records:
+            jsonschema.validate(r, schema)
+            assert isinstance(r["groups"], list) and all(isinstance(g, dict) and isinstance(g["id"], int) for g in r["groups"])
+        expected = {c["customer_id"]: sorted(c["group_ids"]) for c in api.customers.values()}
+        assert {r["customer_id"]: sorted(g["id"] for g in r["groups"]) for r in records} == expected
+
+
+@pytest.mark.parametrize("name, files, words", [
+    ("config not JSON", {"config": "{not json"}, ["config file", "not valid JSON", "line 1"]),
+    ("config a list", {"config": "[1, 2]"}, ["config file", "JSON object"]),
+    ("catalog not JSON", {"catalog": "nope"}, ["catalog file", "not valid JSON"]),
+    ("catalog without sync_mode", {"catalog": {"streams": [{"stream": {"name": "customers"}, "destination_sync_mode": "append"}]}},
+     ["catalog file", "streams[0].sync_mode"]),
+    ("garbage cursor", {"state": [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": {"last_update_time": "garbage"}}}]},
+     ["state file", "customers.last_update_time"]),
+    ("impossible date", {"state": [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": {"last_update_time": "2024-02-30T10:00:00+01:00"}}}]},
+     ["state file", "customers.last_update_time"]),
+    ("pages_done not a number", {"state": [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": {"pass": {"pages_done": "seven"}}}}]},
+     ["state file", "customers.pass.pages_done"]),
+    ("state an object of junk", {"state": "42"}, ["state file", "list of state messages"]),
+])
+def test_unreadable_config_catalog_or_state_is_a_config_error_naming_file_and_field(upgates, name, files, words):
+    config = upgates_config_for(upgates)
+    given = {"config": config, "catalog": catalog(config, "customers"), **files}
+    proc = run_raw("read", files=given)
+    messages, _ = parse_messages(proc.stdout.decode().splitlines())
+    errors = [m["trace"]["error"] for m in messages if m.get("type") == "TRACE" and m["trace"].get("type") == "ERROR"]
+    assert proc.returncode != 0 and errors, (name, proc.stdout[-1000:], proc.stderr[-1000:])
+    assert errors[0]["failure_type"] == "config_error", name
+    for word in words:
+        assert word in errors[0]["message"], (name, errors[0]["message"])
+    assert upgates.log.count() == 0
+
+
+def test_an_impossible_start_date_fails_check_naming_the_field(upgates):
+    config = upgates_config_for(upgates, start_date="2024-02-30T00:00:00+01:00")
+    status = run_connector(SOURCE, "check", config=config).of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["status"] == "FAILED" and "start_date" in status["message"]
+    assert upgates.log.count() == 0
+
+
+# ---- issue 14 item 1: every seed-002 filter, applied by UPgates, paid per matching page -------
+
+@pytest.fixture(scope="module")
+def shop() -> Any:
+    with UpgatesEmulator(customers=10_000, seed=14) as api:
+        yield api
+
+
+def _filters(api: UpgatesEmulator) -> list[tuple[str, dict[str, Any], Any]]:
+    cs = sorted(api.customers.values(), key=lambda c: c["customer_id"])
+    company = next(c for c in cs if c["type"] == "company" and c.get("company"))
+    phoned = next(c for c in cs if (c.get("communication") or {}).get("phone"))
+    creations = sorted(c["creation_time"] for c in cs)
+    since = creations[-100]  # the newest 1%
+    ids = [c["customer_id"] for c in cs[::100]]  # 1%
+    return [
+        ("creation_time_from", {"creation_time_from": api.fmt(since)}, lambda c: c["creation_time"] >= since),
+        ("active=inactive", {"active": "inactive"}, lambda c: not c["login"]["active_yn"]),
+        ("active=active", {"active": "active"}, lambda c: c["login"]["active_yn"]),
+        ("blocked=blocked", {"blocked": "blocked"}, lambda c: c["login"]["blocked_yn"]),
+        ("blocked=not_blocked", {"blocked": "not_blocked"}, lambda c: not c["login"]["blocked_yn"]),
+        ("newsletter_accept", {"newsletter_accept": "excluded"}, lambda c: c["newsletter_accept"] == "excluded"),
+        ("language", {"language": "en"}, lambda c: c["language"] == "en"),
+        ("pricelist", {"pricelist": "Veľkoobchod"}, lambda c: c["pricelist"] == "Veľkoobchod"),
+        ("code", {"code": cs[4321]["code"] or "C004322"}, lambda c: c["code"] == (cs[4321]["code"] or "C004322")),
+        ("email", {"email": cs[777]["login"]["email"]}, lambda c: c["login"]["email"] == cs[777]["login"]["email"]),
+        ("phone", {"phone": phoned["communication"]["phone"]}, lambda c: (c.get("communication") or {}).get("phone") == phoned["communication"]["phone"]),
+        ("company_name", {"company_name": company["company"]["name"]}, lambda c: (c.get("company") or {}).get("name") == company["company"]["name"]),
+        ("company_number", {"company_number": company["company"]["company_number"]}, lambda c: (c.get("company") or {}).get("company_number") == company["company"]["company_number"]),
+        ("company_vat_number", {"company_vat_number": company["company"]["vat_number"]}, lambda c: (c.get("company") or {}).get("vat_number") == company["company"]["vat_number"]),
+        ("customer_ids", {"customer_ids": ids}, lambda c: c["customer_id"] in set(ids)),
+    ]
+
+
+FILTER_NAMES = ["creation_time_from", "active=inactive", "active=active", "blocked=blocked", "blocked=not_blocked",
+                "newsletter_accept", "language", "pricelist", "code", "email", "phone", "company_name",
+                "company_number", "company_vat_number", "customer_ids"]
+
+
+@pytest.mark.parametrize("name", FILTER_NAMES)
+def test_each_filter_is_applied_by_upgates_and_costs_only_the_matching_pages(shop, name):
+    _, extra, keep = next(f for f in _filters(shop) if f[0] == name)
+    config = upgates_config_for(shop, num_workers=3, **extra)
+    result = read(shop, config, catalog(config, "customers"))
+    assert result.returncode == 0, result.errors
+    expected = {c["customer_id"] for c in shop.customers.values() if keep(c)}
+    assert expected and customer_ids(result) == expected
+    assert shop.log.count(path="/api/v2/customers") == max(1, math.ceil(len(expected) / 100))
+    if name in ("creation_time_from", "customer_ids", "code", "email"):
+        assert shop.log.count(path="/api/v2/customers") == 1  # 1% (or one customer) of 10,000: one request, not 100
+
+
+def test_creation_time_from_is_sent_together_with_the_incremental_cursor(shop):
+    since = sorted(c["creation_time"] for c in shop.customers.values())[-500]
+    config = upgates_config_for(shop, creation_time_from=shop.fmt(since))
+    cursor = shop.fmt(shop.local_now() - timedelta(days=30))
+    state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": {"last_update_time": cursor}}}]
+    result = read(shop, config, catalog(config, "customers"), state=state)
+    assert result.returncode == 0, result.errors
+    query = shop.log.select(path="/api/v2/customers")[0].query
+    assert query["creation_time_from"] == shop.fmt(since) and query["last_update_time_from"]
+    edge = datetime.fromisoformat(query["last_update_time_from"])
+    expected = {c["customer_id"] for c in shop.customers.values() if c["creation_time"] >= since and c["last_update_time"] >= edge}
+    assert customer_ids(result) == expected
+
+
+@pytest.mark.parametrize("field, value", [
+    ("creation_time_from", "2024-02-30T00:00:00+01:00"),
+    ("creation_time_from", "last week"),
+    ("language", "Slovak"),
+    ("newsletter_accept", "maybe"),
+    ("customer_ids", [1, 0]),
+])
+def test_a_filter_value_upgates_would_refuse_fails_check(upgates, field, value):
+    config = upgates_config_for(upgates, **{field: value})
+    status = run_connector(SOURCE, "check", config=config).of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["status"] == "FAILED" and field in status["message"], status
+    assert upgates.log.count() == 0

@@ -136,3 +136,79 @@ def test_inactive_user_gets_403_everywhere_status_included():
         for path in ("status", "customers", "groups"):
             r = get(api, path)
             assert r.status_code == 403 and "inactive" in r.json()["messages"][0]["message"]
+
+
+def test_the_default_world_looks_like_a_real_czech_slovak_shop():
+    import re
+    from collections import Counter
+
+    with UpgatesEmulator(customers=1000) as api:
+        cs = list(api.customers.values())
+        phones = [(c.get("communication") or {}).get("phone") for c in cs]
+        local = [p for p in phones if p and not p.startswith(("+", "00"))]
+        assert any(re.fullmatch(r"\d{3} \d{3} \d{3}", p) for p in local)  # 785 206 025
+        assert any(re.fullmatch(r"0\d{9}", p) for p in local)  # leading 0, no spaces
+        assert any(re.fullmatch(r"\d{9}", p) for p in local)  # no spaces
+        assert any(p is None for p in phones) and any(p == "" for p in phones)
+        countries = {(c["addresses"]["billing"] or {}).get("country_id") for c in cs}
+        assert {"CZ", "SK"} <= countries  # the country that makes a local phone readable
+        assert any(c["addresses"]["postal"] for c in cs)
+        assert any(c["addresses"]["billing"] is None for c in cs) and any(c.get("company") is None for c in cs)
+        assert any("nickname" not in c for c in cs) and any(c.get("degree") is None for c in cs)
+        assert any(m.get("values") and {v["language"] for v in m["values"]} == {"cs", "sk"} for c in cs for m in c["metas"])
+        emails = Counter(c["login"]["email"].lower() for c in cs)
+        assert any(n > 1 for n in emails.values())  # e-mails that differ only in case
+        assert any(len(c["surname"]) == 300 for c in cs) and any(re.search("[ěščřžýáíéůúňťďľĺô]", c["surname"]) for c in cs)
+        now = api.local_now()
+        assert 1 <= sum(c["last_update_time"] > now for c in cs) <= 10  # a few stamped in the future
+        same_second = Counter(c["creation_time"] for c in cs)
+        assert max(same_second.values()) >= 20  # a bulk import: many customers in one second
+        body = get(api, "customers").json()  # and the API renders all of it
+        assert body["number_of_items"] == 1000
+
+
+def test_the_tidy_world_is_the_old_uniform_one():
+    with UpgatesEmulator(customers=300, world="tidy") as api:
+        cs = list(api.customers.values())
+        assert all(c["communication"]["phone"].startswith("+420 ") for c in cs)
+        assert all(c["last_update_time"] <= api.local_now() for c in cs)
+        assert len({c["login"]["email"].lower() for c in cs}) == 300
+        assert all(isinstance(c["company"], dict) and isinstance(c["addresses"]["billing"], dict) for c in cs)
+
+
+def test_every_answer_carries_the_emulator_clock_as_date():
+    with UpgatesEmulator(customers=3) as api:
+        api.clock.advance(7 * 86400)
+        when = parsedate_to_datetime(get(api, "customers").headers["Date"])
+        assert abs((when - api.clock.now()).total_seconds()) < 5
+
+
+def test_types_vary_switch():
+    with UpgatesEmulator(customers=200, types_vary=True) as api:
+        seen = {"groups": set(), "customer_id": set(), "active_yn": set()}
+        for page in (1, 2):
+            for c in get(api, "customers", page=page).json()["customers"]:
+                seen["groups"].add(type(c["groups"]).__name__)
+                seen["customer_id"].add(type(c["customer_id"]).__name__)
+                seen["active_yn"].add(type(c["login"]["active_yn"]).__name__)
+        assert {"dict", "list"} <= seen["groups"]
+        assert seen["customer_id"] == {"int", "str"}
+        assert {"bool", "int", "str"} <= seen["active_yn"]
+
+
+def test_stall_switch_holds_the_answer_back():
+    import time
+
+    with UpgatesEmulator(customers=3, stall_seconds=1.0, stall_times=1) as api:
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.get(f"{api.url}/api/v2/customers", auth=AUTH, timeout=0.3)
+        started = time.monotonic()
+        assert get(api, "customers").status_code == 200
+        assert time.monotonic() - started < 1.0  # the stall was spent
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_moved_status_switch(status):
+    with UpgatesEmulator(moved_to="https://new.admin.s12.upgates.com/api/v2", moved_status=status) as api:
+        r = requests.get(f"{api.url}/api/v2/customers", auth=AUTH, allow_redirects=False, timeout=5)
+        assert r.status_code == status and r.headers["Location"].startswith("https://new.admin.s12.upgates.com/api/v2")

@@ -166,8 +166,23 @@ class UpgatesErrorHandler(DefaultErrorHandler):
         return super().interpret_response(response_or_exception)
 
 
+def userinfo_of(url: str) -> Optional[str]:
+    authority = url.partition("://")[2].partition("/")[0]
+    return authority.rsplit("@", 1)[0] if "@" in authority else None
+
+
 def moved_resolution(response: requests.Response) -> ErrorResolution:
-    location = without_userinfo(response.headers.get("Location") or "(no Location header)")
+    raw = response.headers.get("Location") or "(no Location header)"
+    userinfo = userinfo_of(raw)
+    if userinfo:
+        # The CDK logs the answer's headers with a failed request: mask the location's user-info
+        # there too (add to the secret filter, never replace it).
+        from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+
+        for part in {userinfo, userinfo.partition(":")[2]}:
+            if part:
+                add_to_secrets(part)
+    location = without_userinfo(raw)
     new_base = location.split("/api/v2")[0] + "/api/v2" if "/api/v2" in location else location
     return ErrorResolution(
         response_action=ResponseAction.FAIL,

@@ -151,17 +151,18 @@ def _get_source(args: List[str]) -> Any:
         _trace_error(error.message)
         return None
     if config is not None:
-        # before the CDK's spec validation, whose message would quote a URL's user-info
-        from source_upgates_customers.source import check_api_url
+        # before the CDK's spec validation, whose message would quote a URL's user-info and
+        # does not name the field
+        from source_upgates_customers.source import check_config
         from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
         try:
-            check_api_url(config)
+            check_config(config)
         except AirbyteTracedException as error:
             if args and args[0] == "check":
                 _emit({"type": "CONNECTION_STATUS", "connectionStatus": {"status": "FAILED", "message": error.message}})
                 sys.exit(0)
-            _trace_error(error.message or "The API URL is not allowed.")
+            _trace_error(error.message or "The config is not valid.")
             return None
     from source_upgates_customers.source import SourceUpgatesCustomers
 
