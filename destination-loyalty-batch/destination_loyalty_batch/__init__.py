@@ -1,5 +1,7 @@
 """Airbyte destination for the loyalty platform's customers_batch call."""
 
-from destination_loyalty_batch.destination import DestinationLoyaltyBatch
+__version__ = "0.2.0"  # keep equal to pyproject.toml and metadata.yaml's dockerImageTag
 
-__all__ = ["DestinationLoyaltyBatch"]
+from destination_loyalty_batch.destination import DestinationLoyaltyBatch  # noqa: E402
+
+__all__ = ["DestinationLoyaltyBatch", "__version__"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
+from urllib.parse import quote, quote_plus
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -13,6 +14,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common.http import HttpClient, TransientResponse, add_secret, check_url, redact
 
+from destination_loyalty_batch import __version__
 from destination_loyalty_batch.reply import Reply, parse_reply
 
 logger = logging.getLogger("airbyte")
@@ -31,6 +33,21 @@ CONFIG_ERRORS = re.compile(
 )
 LINE_ERROR = re.compile(r"^\s*line\s+\d+", re.IGNORECASE)
 MAX_LINES = re.compile(r"too many lines.*?maximum\D*(\d+)", re.IGNORECASE | re.S)
+
+
+def encodings(value: Any) -> list[str]:
+    """A secret as it can appear in what the platform sends back: raw, and URL-encoded the way a
+    form body carries it (quote_plus) or a URL does (quote)."""
+    text = str(value or "")
+    if not text:
+        return []
+    return sorted({text, quote(text, safe=""), quote_plus(text, safe=""), quote(text)}, key=len, reverse=True)
+
+
+def scrub(text: Any, secrets: Iterable[Any] = ()) -> str:
+    """`redact()` (every registered secret) plus every encoding of each of `secrets`."""
+    extra = [e for value in secrets for e in encodings(value)]
+    return redact(text, extra=extra)
 
 
 def config_error(message: str) -> AirbyteTracedException:
@@ -53,10 +70,14 @@ class ApiError(Exception):
 
 class LoyaltyClient:
     def __init__(self, config: Mapping[str, Any], *, sleep: Any = None) -> None:
-        self.url = check_url(config.get("api_url") or DEFAULT_URL, "API URL")
+        given = str(config.get("api_url") or "").strip()
+        self.url = check_url(given or DEFAULT_URL, "API URL")
+        if not given:
+            logger.info(f"The API URL is empty: using the platform's public endpoint {self.url}.")
         self.user_id = str(config["user_id"])
         self.api_key = str(config["api_key"])
-        add_secret(self.api_key)
+        for form in encodings(self.api_key):  # the CDK's filter masks every log line: URL-encoded forms too
+            add_secret(form)
         self.account_id = str(config["account_id"])
         self.output = str(config.get("response_format") or "XML").upper()
         self.key_in_header = bool(config.get("api_key_in_header", False))
@@ -69,7 +90,7 @@ class LoyaltyClient:
             max_retries=int(config.get("http_max_retries", 5)),
             backoff_base=float(config.get("http_backoff_seconds", 2)),
             backoff_max=60.0,
-            user_agent="airbyte-destination-loyalty-batch/0.1.0",
+            user_agent=f"airbyte-destination-loyalty-batch/{__version__}",
             service=f"The loyalty platform at {self.url}",
             **kwargs,
         )
@@ -83,16 +104,34 @@ class LoyaltyClient:
         out.update(fields)
         return out
 
-    def call(self, kind: str, fields: Mapping[str, Any], *, api: str = API_VERSION) -> Reply:
+    def scrub(self, text: Any, secrets: Iterable[Any] = ()) -> str:
+        """Text fit for a log line: the API key and `secrets` (a batch's passwords and PINs) masked
+        raw and URL-encoded, besides every secret the CDK knows."""
+        return scrub(text, [self.api_key, *secrets])
+
+    def log_raw(self, what: str, raw: str, secrets: Iterable[Any] = ()) -> None:
+        """The raw answer, for diagnosis, at DEBUG only and scrubbed: an answer may echo the
+        request form (the key URL-encoded, customers' passwords and PINs)."""
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(self.scrub(f"{what}: raw answer (first 2000 characters, secrets masked): {raw[:2000]!r}", secrets))
+
+    def call(self, kind: str, fields: Mapping[str, Any], *, api: str = API_VERSION, secrets: Iterable[Any] = ()) -> Reply:
         """One call; returns a success Reply, raises ApiError on status="error", a config_error
         AirbyteTracedException on a 4xx, a transient_error one when retries run out (5xx,
-        timeouts, dropped connections and unreadable answers are retried)."""
+        timeouts, dropped connections and unreadable answers are retried). `secrets`: values of
+        the request (passwords, PINs) that a log line must never show."""
         holder: dict[str, Reply] = {}
+        secrets = list(secrets)
 
         def check(response: requests.Response) -> None:
             reply = parse_reply(response.text)
             if reply.status == "unreadable":
-                logger.warning(redact(f"{kind}: unreadable answer ({reply.error}); raw answer: {response.text[:2000]!r}"))
+                logger.warning(
+                    f"{kind}: unreadable answer ({reply.error}; {len(response.text)} characters, "
+                    f"Content-Type {response.headers.get('Content-Type', '-')!r}); retried. "
+                    "Run with --debug to log the answer (secrets masked)."
+                )
+                self.log_raw(kind, response.text, secrets)
                 raise TransientResponse(f"unreadable answer: {reply.error}")
             holder["reply"] = reply
 
@@ -110,7 +149,7 @@ class LoyaltyClient:
             )
         reply = holder["reply"]
         if reply.status == "error":
-            raise ApiError(redact(reply.error or "error"), reply)
+            raise ApiError(self.scrub(reply.error or "error", secrets), reply)
         return reply
 
     # ---- read calls ---------------------------------------------------------------------

@@ -20,13 +20,23 @@ from destination_common.mapping import MappingRegistry, field_templates
 from destination_common.writer import WriteLoop
 
 from destination_loyalty_batch.client import LoyaltyClient, config_error
-from destination_loyalty_batch.handler import LoyaltyHandler, LoyaltyStats, duplicate_mode
+from destination_loyalty_batch.handler import (
+    DRY_RUN_LOOKUPS,
+    GeneratedIds,
+    LookupBudget,
+    LoyaltyHandler,
+    LoyaltyRejectLog,
+    LoyaltyStats,
+    duplicate_mode,
+    generated_ids_path,
+)
 from destination_loyalty_batch.presets import PRESETS, CustomFields, MappingConfigError, mapping_config
 from destination_loyalty_batch.rows import STANDARD_FIELDS, is_header
 
 logger = logging.getLogger("airbyte")
 
 OBJECT = "customers"
+DEFAULT_BATCH_SIZE = 500
 SYNC_MODES = ("append", "append_dedup")
 MATCHING_KEYS = [["code"], ["card_number"]]
 
@@ -89,7 +99,10 @@ def build_mapper(config: Mapping[str, Any], fields: Optional[CustomFields]) -> t
     registry = MappingRegistry()
     for preset, fn in PRESETS.items():
         registry.register(preset, lambda _config, fn=fn: fn)
-    mapper = registry.build(name, config=config, templates=templates, types={t: "string" for t in templates})
+    # templates see the config without the API key (the shared mapper also drops every airbyte_secret)
+    mapper = registry.build(
+        name, config=config, templates=templates, types={t: "string" for t in templates}, secret_paths=[["api_key"]]
+    )
     return mapper, name == "custom"
 
 
@@ -142,8 +155,13 @@ class DestinationLoyaltyBatch(DiscoverableDestination):
         resolved = resolve_streams(configured_catalog, operations())
         fields = self._fields(client)
         mapper, strict = build_mapper(config, fields)
-        stats = LoyaltyStats()
+        batch_size = int(config.get("batch_size") or DEFAULT_BATCH_SIZE)
+        stats = LoyaltyStats(batch_size)
+        dry_run = bool(config.get("dry_run", False))
         handling = str(config.get("duplicate_handling") or "from_sync_mode")
+        blanks = str(config.get("blank_values_in_update") or "keep_existing")
+        generated = GeneratedIds(None if dry_run else generated_ids_path(config.get("rejected_records_path")))
+        lookups = LookupBudget(DRY_RUN_LOOKUPS)
         handlers = {}
         for name, stream in resolved.items():
             mode = duplicate_mode(stream.sync_mode, handling)
@@ -151,6 +169,10 @@ class DestinationLoyaltyBatch(DiscoverableDestination):
             if mode == "yes":
                 logger.warning(
                     f"Stream '{name}': duplicate handling 'replace' blanks every field of an existing customer that a record does not carry."
+                )
+            if mode == "update" and blanks == "send_blank":
+                logger.warning(
+                    f"Stream '{name}': blank_values_in_update=send_blank: a field a record lacks is sent empty and clears the stored value."
                 )
             handlers[name] = LoyaltyHandler(
                 client=client,
@@ -160,12 +182,25 @@ class DestinationLoyaltyBatch(DiscoverableDestination):
                 mode=mode,
                 campaigns=config["campaigns"],
                 delimiter=str(config.get("delimiter") or "pipe"),
-                allow_undo=bool(config.get("allow_undo", True)),
+                undo=bool(config.get("allow_undo", True)),
                 card_number_generate=int(config.get("card_number_generate") or 0),
                 auto_add=float(config.get("auto_add") or 0),
+                blank_values_in_update=blanks,
+                default_phone_region=config.get("default_phone_region") or None,
+                invalid_phone=str(config.get("invalid_phone") or "drop_field"),
+                generated_ids=generated,
                 stats=stats,
+                lookups=lookups,
             )
         loop = WriteLoop.from_config(
-            handlers, config, default_batch_size=500, request_stats=client.http.stats, name="destination-loyalty-batch"
+            handlers, config, default_batch_size=DEFAULT_BATCH_SIZE, request_stats=client.http.stats, name="destination-loyalty-batch"
         )
-        yield from loop.run(input_messages)
+        # the customers' passwords and PINs are masked in the rejected-records file and its log lines
+        first = next(iter(handlers.values()), None)
+        if first is not None:
+            shared = loop.rejects
+            loop.rejects = LoyaltyRejectLog(shared.path, secrets_of=first.secret_values, log_limit=shared.log_limit)
+        try:
+            yield from loop.run(input_messages)
+        finally:
+            generated.close()

@@ -1,23 +1,41 @@
 """The loyalty stream handler for destination_common's WriteLoop: map and clean one record,
-send a batch through customers_batch, turn the answer into one outcome per record."""
+send a batch through customers_batch, turn the answer into one outcome per record; in a dry
+run, plan a batch with read-only look-ups.
+
+`send()` and `plan()` run in the loop's worker threads: everything they change (counters, the
+learnt line limit, the generated-ids file, the look-up budget) is changed under one lock."""
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import threading
 from collections import Counter
-from typing import Any, Callable, Mapping, Optional, Sequence
+from pathlib import Path
+from typing import IO, Any, Callable, Hashable, Mapping, Optional, Sequence
 
-from destination_common.http import redact
 from destination_common.outcomes import BatchRefused, Item, Outcome, Reject
+from destination_common.phones import normalise_phone, region_for_country
+from destination_common.rejects import RejectLog
 from destination_common.writer import StreamHandler
 
 from destination_loyalty_batch.client import MAX_LINES, ApiError, LoyaltyClient, config_error, is_config_error
 from destination_loyalty_batch.presets import CustomFields, resolve_custom_fields
-from destination_loyalty_batch.rows import DELIMITERS, clean_value, header_params, normalise_date, plan_requests
+from destination_loyalty_batch.rows import DELIMITERS, clean_value, header_params, header_sort_key, normalise_date, plan_requests
 
 logger = logging.getLogger("airbyte")
 
 MODES = {"append": "ignore", "append_dedup": "update"}
+# customers_batch fields that are credentials of the customer: never in a log line, masked in the
+# rejected-records file (seed 003: customer_password for a customer "hotsite", customer_PIN for terminals)
+SECRET_FIELDS = ("customer_password", "customer_PIN")
+SECRET_KEYS = {"customer_password", "customer_pin", "password", "pin"}
+MASK = "****"
+# dry run: at most this many customer_search look-ups per run (one request per customer); the
+# platform documents no rate limit, and a look-up per record is affordable for an hourly sync of
+# new sign-ups, not for a first import of a whole customer base.
+DRY_RUN_LOOKUPS = 1000
 
 
 def duplicate_mode(sync_mode: str, duplicate_handling: str) -> str:
@@ -27,21 +45,86 @@ def duplicate_mode(sync_mode: str, duplicate_handling: str) -> str:
     return MODES[sync_mode]
 
 
-class LoyaltyStats:
-    """What the platform reported, summed over the sync, plus what cleaning changed."""
+def generated_ids_path(rejected_records_path: Optional[str]) -> Optional[str]:
+    """The generated-ids file beside the rejected-records file: `x/rejected.jsonl` →
+    `x/rejected.generated_ids.jsonl` (None without a rejected-records file)."""
+    if not rejected_records_path or not str(rejected_records_path).strip():
+        return None
+    path = Path(str(rejected_records_path)).expanduser()
+    return str(path.with_name(f"{path.stem}.generated_ids.jsonl"))
 
-    def __init__(self) -> None:
+
+class GeneratedIds:
+    """JSON lines `{"stream", "key", "email", "code", "card_number", "generated"}`, one per customer
+    for whom the platform generated a code or a card number, appended and flushed per request (so
+    they are on disk before the state that covers them is emitted)."""
+
+    def __init__(self, path: Optional[str]) -> None:
+        self.path = path
+        self.written = 0
+        self._file: Optional[IO[str]] = None
+        self._lock = threading.Lock()
+
+    def write(self, lines: list[dict[str, Any]]) -> None:
+        if not self.path or not lines:
+            return
+        with self._lock:
+            if self._file is None:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "a", encoding="utf-8")
+            for line in lines:
+                self._file.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            self._file.flush()
+            self.written += len(lines)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+class LoyaltyStats:
+    """What the platform reported, summed over the sync, plus what cleaning changed. Counters
+    change under `lock` (send() runs in worker threads)."""
+
+    def __init__(self, batch_size: int = 500) -> None:
         self.counts: Counter[str] = Counter()
+        self.lock = threading.RLock()
+        self.batch_size = max(1, int(batch_size))
+        self.field_sets: set[tuple[str, ...]] = set()  # update mode: distinct sets of fields seen (bounded)
+
+    def add(self, **counts: int) -> None:
+        with self.lock:
+            self.counts.update(counts)
+
+    def field_set(self, fields: tuple[str, ...]) -> None:
+        with self.lock:
+            if len(self.field_sets) < 10_000:
+                self.field_sets.add(fields)
+
+    def ideal(self) -> int:
+        return math.ceil(self.counts["records_to_send"] / self.batch_size)
 
     def line(self) -> str:
-        c = self.counts
-        return (
+        with self.lock:
+            c = Counter(self.counts)
+            sets = len(self.field_sets)
+        text = (
             f"Loyalty summary: customers new {c['new']}, updated {c['updated']}, ignored {c['ignored']}, "
-            f"line errors {c['line_errors']}; requests customers_batch {c['requests']}; "
+            f"line errors {c['line_errors']}; requests customers_batch {c['requests']} "
+            f"vs ideal {self.ideal()} ({c['records_to_send']} records / batch size {self.batch_size}); "
+            + (f"field sets {sets} (update mode never sends a blank: one request per field set per window); " if sets else "")
+            + f"extra requests for delimiters {c['delimiter_requests']}; "
             f"values with line breaks replaced by a space {c['line_breaks']} (in {c['records_with_line_breaks']} records); "
+            f"phones normalised {c['phones_normalised']}, phones dropped {c['phones_dropped']}, "
+            f"records rejected for their phone {c['phones_rejected']}; "
             f"customers sent without code {c['no_code']} (codes generated by the platform {c['generated_codes']}), "
             f"card numbers generated {c['generated_cards']}; answers that did not account for every line {c['unaccounted']}"
         )
+        if c["lookups"] or c["lookups_skipped"]:
+            text += f"; dry-run look-ups customer_search {c['lookups']} (over the budget, not looked up: {c['lookups_skipped']})"
+        return text
 
 
 class LoyaltyHandler(StreamHandler):
@@ -55,10 +138,15 @@ class LoyaltyHandler(StreamHandler):
         mode: str,
         campaigns: Sequence[str],
         delimiter: str = "pipe",
-        allow_undo: bool = True,
+        undo: bool = True,
         card_number_generate: int = 0,
         auto_add: float = 0,
+        blank_values_in_update: str = "keep_existing",
+        default_phone_region: Optional[str] = None,
+        invalid_phone: str = "drop_field",
+        generated_ids: Optional[GeneratedIds] = None,
         stats: Optional[LoyaltyStats] = None,
+        lookups: Optional["LookupBudget"] = None,
     ) -> None:
         self.client = client
         self.mapper = mapper
@@ -67,10 +155,18 @@ class LoyaltyHandler(StreamHandler):
         self.mode = mode
         self.campaigns = [str(c).strip() for c in campaigns]
         self.delimiter = delimiter
-        self.allow_undo = allow_undo
+        self.undo = undo
         self.card_number_generate = int(card_number_generate or 0)
         self.auto_add = auto_add
+        self.blank_values_in_update = blank_values_in_update
+        # update mode with keep_existing: never send a blank, so one request per set of fields
+        self.group_by_fields = mode == "update" and blank_values_in_update != "send_blank"
+        self.default_phone_region = (default_phone_region or "").strip().upper() or None
+        self.invalid_phone = invalid_phone
+        self.generated_ids = generated_ids or GeneratedIds(None)
         self.stats = stats or LoyaltyStats()
+        self.lookups = lookups or LookupBudget(DRY_RUN_LOOKUPS)
+        self.lock = self.stats.lock
         self.max_lines: Optional[int] = None
         # append_dedup: a later record with the same code replaces an earlier one in a batch.
         self.dedupe = mode == "update"
@@ -78,6 +174,7 @@ class LoyaltyHandler(StreamHandler):
     def summary(self) -> Optional[str]:
         """The "Loyalty summary" line, logged by the core after its "Write summary" (every
         stream's handler shares one LoyaltyStats: the core logs the line once)."""
+        self.generated_ids.close()
         return self.stats.line()
 
     # ---- record → customer --------------------------------------------------------------
@@ -99,9 +196,34 @@ class LoyaltyHandler(StreamHandler):
             if cleaned.value != "":  # an empty value is "not given": never sent as a blank
                 out[name] = cleaned.value
         if breaks:
-            self.stats.counts["line_breaks"] += breaks
-            self.stats.counts["records_with_line_breaks"] += 1
+            self.stats.add(line_breaks=breaks, records_with_line_breaks=1)
+        if "phone" in out:
+            self._phone(out)
         return out
+
+    def _phone(self, out: dict[str, str]) -> None:
+        """The phone in E.164, read with the record's country, else `default_phone_region`. One
+        that cannot be read is dropped (a field-level note) or rejects the record."""
+        region = region_for_country(out.get("country")) if out.get("country") else None
+        region = region or self.default_phone_region
+        result = normalise_phone(out["phone"], region)
+        if result.e164:
+            if result.e164 != out["phone"]:
+                out["phone"] = result.e164
+                self.stats.add(phones_normalised=1)
+                self._note("phone", "normalised to E.164")
+            return
+        where = f" (region {region})" if region else " (no country in the record and no default_phone_region)"
+        reason = f"{result.reason or 'phone could not be read'}{where}"
+        if self.invalid_phone == "reject_record":
+            self.stats.add(phones_rejected=1)
+            raise Reject("invalid_phone", reason)
+        del out["phone"]
+        self.stats.add(phones_dropped=1)
+        self._note("phone", f"dropped: {reason}")
+
+    def _note(self, field: str, reason: str) -> None:
+        self.note(field, reason)  # StreamHandler.note: the loop keeps it in the rejected-records file
 
     def key(self, payload: Any, data: Mapping[str, Any]) -> Optional[str]:
         if payload is None:  # the record was rejected while mapping: key it from the raw mapping
@@ -127,17 +249,111 @@ class LoyaltyHandler(StreamHandler):
                 "delimiters",
                 "its values contain a pipe, a comma and a tab: no delimiter the API offers can carry them without corrupting the row",
             )
+        self.stats.add(records_to_send=1)
+
+    def batch_group(self, payload: Mapping[str, str]) -> Optional[Hashable]:
+        """Update mode with keep_existing: the set of fields the record carries (records of one
+        set go in one request). A loop that buffers per group sends one request per field set
+        per input window; None: no grouping needed."""
+        if not self.group_by_fields:
+            return None
+        fields = tuple(sorted(payload, key=header_sort_key))
+        self.stats.field_set(fields)
+        return fields
+
+    # ---- secrets of the customers --------------------------------------------------------
+    def secret_values(self, record: Optional[Mapping[str, Any]] = None, payload: Optional[Mapping[str, Any]] = None) -> list[str]:
+        """The customer's password and PIN (as mapped, and any source key that names one)."""
+        values: set[str] = set()
+        if payload is None and record is not None:
+            try:
+                payload = self.mapper(record)
+            except Exception:  # noqa: BLE001 - masking must never fail
+                payload = None
+        for name in SECRET_FIELDS:
+            if payload and payload.get(name) not in (None, ""):
+                values.add(clean_value(payload[name]).value)
+                values.add(str(payload[name]))
+        if isinstance(record, Mapping):
+            _secret_keys(record, values)
+        return sorted((v for v in values if v.strip()), key=len, reverse=True)
+
+    def _batch_secrets(self, items: Sequence[Item]) -> list[str]:
+        out: set[str] = set()
+        for item in items:
+            for name in SECRET_FIELDS:
+                if item.payload.get(name):
+                    out.add(item.payload[name])
+        return sorted(out, key=len, reverse=True)
+
+    # ---- dry run --------------------------------------------------------------------------
+    def plan(self, items: Sequence[Item]) -> list[Outcome]:
+        """What a write would do, with read-only calls only: a customer with a code (else a card
+        number) is looked up with customer_search, one request each, within the run's budget of
+        DRY_RUN_LOOKUPS; found → update (ignore mode: left as it is), not found → create. Without
+        a code and a card number the platform always creates a customer. Over the budget, or when
+        the look-up fails: "create or update"."""
+        out: list[Outcome] = []
+        for item in items:
+            payload = item.payload
+            match = {k: payload[k] for k in ("code", "card_number") if payload.get(k)}
+            if not match:
+                out.append(Outcome.planned("create"))
+                continue
+            field, value = next(iter(match.items()))
+            seen = self.lookups.seen(field, value)
+            if seen is None:
+                if not self.lookups.take():
+                    self.stats.add(lookups_skipped=1)
+                    out.append(Outcome.planned("create or update"))
+                    continue
+                seen = self._exists(field, value)
+                if seen is None:
+                    out.append(Outcome.planned("create or update"))
+                    continue
+            self.lookups.remember(field, value)  # a later record with this key finds it created
+            if not seen:
+                out.append(Outcome.planned("create"))
+            elif self.mode == "ignore":
+                out.append(_planned_skip())
+            else:
+                out.append(Outcome.planned("update"))
+        return out
+
+    def _exists(self, field: str, value: str) -> Optional[bool]:
+        self.stats.add(lookups=1)
+        try:
+            reply = self.client.call("customer_search", {field: value})
+        except ApiError as err:
+            if self.lookups.fail():
+                logger.warning(
+                    self.client.scrub(
+                        f"Dry run: customer_search failed ({err.message}); customers are counted as 'create or update' from now on."
+                    )
+                )
+            return None
+        count = reply.data.get("count")
+        try:
+            return int(count) > 0
+        except (TypeError, ValueError):
+            customers = reply.data.get("customers")
+            return bool(customers)
 
     # ---- batch → request(s) → outcomes ---------------------------------------------------
     def send(self, items: Sequence[Item]) -> list[Outcome]:
         rows = [item.payload for item in items]
-        plans = plan_requests(rows, self.delimiter, group_by_fields=self.mode == "update")
-        if self.max_lines:
-            plans = [p for plan in plans for p in _chunks(plan, rows, self.max_lines, self.delimiter)]
+        plans = plan_requests(rows, self.delimiter, group_by_fields=self.group_by_fields)
+        groups = len({tuple(p.headers) for p in plans}) if self.group_by_fields else 1
+        with self.lock:
+            max_lines = self.max_lines
+        if max_lines:
+            plans = [p for plan in plans for p in _chunks(plan, rows, max_lines, self.delimiter)]
+        self.stats.add(delimiter_requests=max(0, len(plans) - groups))
+        secrets = self._batch_secrets(items)
         outcomes: list[Optional[Outcome]] = [None] * len(items)
         for plan in plans:
             try:
-                plan_outcomes = self._send_plan(items, plan)
+                plan_outcomes = self._send_plan(items, plan, secrets)
             except BatchRefused as refused:
                 if len(plans) == 1:
                     raise
@@ -156,17 +372,21 @@ class LoyaltyHandler(StreamHandler):
             **header_params(plan.headers),
             "profiles_data": plan.data,
         }
-        if self.allow_undo:
+        # seed 003: an undo state is saved unless no_undo=yes; allow_undo=yes (listed as
+        # optional) says the same as the default.
+        if self.undo:
             fields["allow_undo"] = "yes"
+        else:
+            fields["no_undo"] = "yes"
         if self.card_number_generate:
             fields["card_number_generate"] = self.card_number_generate
         return fields
 
-    def _send_plan(self, items: Sequence[Item], plan: Any) -> list[Outcome]:
+    def _send_plan(self, items: Sequence[Item], plan: Any, secrets: Sequence[str] = ()) -> list[Outcome]:
         n = len(plan.indexes)
-        self.stats.counts["requests"] += 1
+        self.stats.add(requests=1)
         try:
-            reply = self.client.call("customers_batch", self.form(plan))
+            reply = self.client.call("customers_batch", self.form(plan), secrets=secrets)
         except ApiError as err:
             if is_config_error(err.message):
                 raise config_error(
@@ -174,54 +394,196 @@ class LoyaltyHandler(StreamHandler):
                     "Check the credentials, the account id, the campaign ids and the custom fields used by the mapping."
                 ) from None
             m = MAX_LINES.search(err.message)
-            if m and int(m.group(1)) >= 1 and (self.max_lines is None or int(m.group(1)) < self.max_lines):
-                self.max_lines = int(m.group(1))
-                logger.warning(
-                    f"The loyalty platform accepts at most {self.max_lines} lines per batch: later batches are sent in "
-                    f"requests of {self.max_lines}. Set the batch size to {self.max_lines} to save the refused requests."
-                )
+            if m and int(m.group(1)) >= 1:
+                learnt = int(m.group(1))
+                with self.lock:
+                    if self.max_lines is None or learnt < self.max_lines:
+                        self.max_lines = learnt
+                        logger.warning(
+                            f"The loyalty platform accepts at most {learnt} lines per batch: later batches are sent in "
+                            f"requests of {learnt}. Set the batch size to {learnt} to save the refused requests."
+                        )
             raise BatchRefused(err.message, code="batch_error") from None
         if reply.batch_status not in (None, "imported"):
             logger.warning(
-                redact(f"customers_batch: batch status '{reply.batch_status}' (expected 'imported'); raw answer: {reply.raw[:2000]!r}")
+                f"customers_batch: batch status '{self.client.scrub(reply.batch_status, secrets)}' (expected 'imported'); "
+                "the records are counted as accepted. Run with --debug to log the answer (secrets masked)."
             )
+            self.client.log_raw("customers_batch", reply.raw, secrets)
         counts = {k: getattr(reply, k) or 0 for k in ("new", "updated", "ignored")}
-        for k, v in counts.items():
-            self.stats.counts[k] += v
         outcomes = [Outcome.accepted()] * n
+        line_errors = 0
         for line, message in reply.line_errors:
             if 1 <= line <= n:
-                outcomes[line - 1] = Outcome.rejected("line_error", message or "refused by the platform")
-                self.stats.counts["line_errors"] += 1
-        self.stats.counts["no_code"] += sum(
-            1 for i, o in zip(plan.indexes, outcomes) if o.status == "accepted" and not items[i].payload.get("code")
-        )
+                reason = self.client.scrub(message or "refused by the platform", secrets)
+                outcomes[line - 1] = Outcome.rejected("line_error", reason)
+                line_errors += 1
+        no_code = sum(1 for i, o in zip(plan.indexes, outcomes) if o.status == "accepted" and not items[i].payload.get("code"))
+        self.stats.add(line_errors=line_errors, no_code=no_code, **counts)
         if reply.accounted() != n:
-            self.stats.counts["unaccounted"] += 1
+            self.stats.add(unaccounted=1)
             logger.warning(
-                redact(
-                    f"customers_batch: {n} lines sent but the answer accounts for {reply.accounted()} "
-                    f"(new {reply.new}, updated {reply.updated}, ignored {reply.ignored}, line errors {len(reply.line_errors)}); "
-                    f"records counted as accepted. Raw answer: {reply.raw[:2000]!r}"
-                )
+                f"customers_batch: {n} lines sent but the answer accounts for {reply.accounted()} "
+                f"(new {reply.new}, updated {reply.updated}, ignored {reply.ignored}, line errors {len(reply.line_errors)}); "
+                "records counted as accepted. Run with --debug to log the answer (secrets masked)."
             )
-        shown = []
+            self.client.log_raw("customers_batch", reply.raw, secrets)
+        self._generated(items, plan, reply)
+        return outcomes
+
+    def _generated(self, items: Sequence[Item], plan: Any, reply: Any) -> None:
+        """Codes and card numbers the platform made: counted, written with the record's key to the
+        generated-ids file, the first 20 of a request logged."""
+        if not reply.generated:
+            return
+        n = len(plan.indexes)
+        shown, lines = [], []
+        codes = cards = 0
         for gen in reply.generated:
             line = gen.get("line")
             item = items[plan.indexes[line - 1]] if isinstance(line, int) and 1 <= line <= n else None
+            made = []
             if gen.get("code") and (item is None or not item.payload.get("code")):
-                self.stats.counts["generated_codes"] += 1
-            if gen.get("card_number"):
-                self.stats.counts["generated_cards"] += 1
-            if len(shown) < 20:
-                who = (item.key if item is not None else None) or f"line {line}"
-                shown.append(f"{who} → code {gen.get('code', '-')}, card {gen.get('card_number', '-')}")
-        if shown:
-            logger.info(
-                f"customers_batch: the platform generated identifiers for {len(reply.generated)} customer(s) "
-                f"(record them in the sending system): {'; '.join(shown)}"
+                codes += 1
+                made.append("code")
+            if gen.get("card_number") and (item is None or not item.payload.get("card_number")):
+                cards += 1
+                made.append("card_number")
+            if not made:
+                continue
+            who = (item.key if item is not None else None) or f"line {line}"
+            payload = item.payload if item is not None else {}
+            lines.append(
+                {
+                    "stream": item.stream if item is not None else None,
+                    "key": who,
+                    "email": payload.get("email"),
+                    "code": gen.get("code") or payload.get("code"),
+                    "card_number": gen.get("card_number") or payload.get("card_number"),
+                    "generated": made,
+                }
             )
-        return outcomes
+            if len(shown) < 20:
+                shown.append(f"{who} → code {gen.get('code', '-')}, card {gen.get('card_number', '-')}")
+        self.stats.add(generated_codes=codes, generated_cards=cards)
+        self.generated_ids.write(lines)
+        if shown:
+            where = f"; all are in {self.generated_ids.path}" if self.generated_ids.path else ""
+            logger.info(
+                f"customers_batch: the platform generated identifiers for {len(lines)} customer(s) "
+                f"(record them in the sending system{where}): {'; '.join(shown)}"
+            )
+
+
+class LookupBudget:
+    """The dry run's customer_search budget, shared by every stream of a run (thread-safe); it
+    also remembers the keys already looked up or planned as created."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.failed = False
+        self._known: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._warned = False
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.failed or self.used >= self.limit:
+                if not self._warned:
+                    self._warned = True
+                    if not self.failed:
+                        logger.info(
+                            f"Dry run: the budget of {self.limit} customer_search look-ups is spent; further customers "
+                            "with a code are counted as 'create or update'."
+                        )
+                return False
+            self.used += 1
+            return True
+
+    def fail(self) -> bool:
+        with self._lock:
+            first = not self.failed
+            self.failed = True
+            return first
+
+    def seen(self, field: str, value: str) -> Optional[bool]:
+        with self._lock:
+            return True if (field, value) in self._known else None
+
+    def remember(self, field: str, value: str) -> None:
+        with self._lock:
+            if len(self._known) < 100_000:
+                self._known.add((field, value))
+
+
+def _planned_skip() -> Outcome:
+    """Append (ignore) mode, customer already there: a real write leaves it untouched."""
+    try:
+        return Outcome.planned("skip")
+    except ValueError:  # a core without the "skip" action
+        return Outcome.planned("create or update")
+
+
+def _secret_keys(value: Any, out: set[str], depth: int = 0) -> None:
+    if depth > 5:
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if str(k).lower() in SECRET_KEYS and v not in (None, "") and not isinstance(v, (Mapping, list)):
+                out.add(str(v))
+            else:
+                _secret_keys(v, out, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _secret_keys(v, out, depth + 1)
+
+
+def mask(value: Any, secrets: Sequence[str]) -> Any:
+    """`value` with each secret replaced by **** wherever it occurs in a string (a value equal to
+    a secret always; inside longer text when the secret has 4 characters or more)."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if value == secret:
+                return MASK
+        for secret in secrets:
+            if len(secret) >= 4 and secret in value:
+                value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, Mapping):
+        return {k: (MASK if str(k).lower() in SECRET_KEYS and v not in (None, "") else mask(v, secrets)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask(v, secrets) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and str(value) in secrets:
+        return MASK
+    return value
+
+
+class LoyaltyRejectLog(RejectLog):
+    """The shared RejectLog, with the customers' passwords and PINs masked in the record, the
+    reason and the log line of every rejection and correction."""
+
+    def __init__(self, path: Optional[str], *, secrets_of: Callable[[Mapping[str, Any]], list[str]], log_limit: int = 100) -> None:
+        super().__init__(path, log_limit=log_limit)
+        self._secrets_of = secrets_of
+
+    def _masked(self, record: Mapping[str, Any], reason: str) -> tuple[Any, str]:
+        try:
+            secrets = self._secrets_of(record)
+        except Exception:  # noqa: BLE001 - masking must never fail a sync
+            secrets = []
+        masked = mask(record, secrets) if isinstance(record, Mapping) else record
+        return masked, mask(str(reason), [s for s in secrets if len(s) >= 4]) if secrets else reason
+
+    def reject(self, stream: str, key: Optional[str], code: Any, reason: str, record: Mapping[str, Any]) -> None:
+        record, reason = self._masked(record, reason)
+        super().reject(stream, key, code, reason, record)
+
+    def note(self, stream: str, key: Optional[str], field: str, reason: str, record: Mapping[str, Any]) -> None:  # type: ignore[override]
+        record, reason = self._masked(record, reason)
+        super().note(stream, key, field, reason, record)  # type: ignore[misc]
 
 
 def _chunks(plan: Any, rows: Sequence[Mapping[str, str]], size: int, preferred: str) -> list[Any]:

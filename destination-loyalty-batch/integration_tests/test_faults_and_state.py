@@ -44,7 +44,7 @@ def test_retries_exhausted_stop_with_transient_error_and_no_later_state(loyalty_
     h = helpers
     loyalty_api.inject("status", status=502, skip=2, times=100)  # manage_fields and the first batch pass, then an outage
     lines = [h.record(PEOPLE[0]), h.record(PEOPLE[1]), h.state(1), h.record(PEOPLE[2]), h.state(2)]
-    result = write_fast(loyalty_api, lines, batch_size=100, http_max_retries=2)
+    result = write_fast(loyalty_api, lines, batch_size=2, http_max_retries=2)
     assert isinstance(result.error, AirbyteTracedException)
     assert result.error.failure_type == FailureType.transient_error
     assert "after 3 attempts" in result.error.message and "Run the sync again later" in result.error.message
@@ -56,11 +56,13 @@ def test_retries_exhausted_stop_with_transient_error_and_no_later_state(loyalty_
 
 def test_states_are_emitted_only_after_their_records_are_in_the_platform(loyalty_api, helpers):
     """Drive write() message by message: when a STATE comes out, every record before it must
-    already be readable in the platform; records after it must not be awaited for it."""
+    already be readable in the platform. A STATE no longer cuts a batch: it is held until the
+    records before it are written in a full batch (or input ends)."""
     h = helpers
-    lines = [h.record(PEOPLE[0]), h.record(PEOPLE[1]), h.state(1), h.record(PEOPLE[2]), h.state(2), h.record(PEOPLE[3])]
+    lines = [h.record(PEOPLE[0]), h.record(PEOPLE[1]), h.state(1), h.record(PEOPLE[2]), h.state(2), h.record(PEOPLE[3]),
+             h.record(PEOPLE[4])]
     msgs = (AirbyteMessageSerializer.load(orjson.loads(x)) for x in lines)
-    config = h.config(loyalty_api, batch_size=100)
+    config = h.config(loyalty_api, batch_size=2)
     out = DestinationLoyaltyBatch().write(config, ConfiguredAirbyteCatalogSerializer.load(h.catalog()), msgs)
     seen = []
     for message in out:
@@ -68,11 +70,10 @@ def test_states_are_emitted_only_after_their_records_are_in_the_platform(loyalty
         cursor = message.state.stream.stream_state.cursor
         expected = {1: ["F00", "F01"], 2: ["F00", "F01", "F02"]}[cursor]
         assert [c for c in expected if c in loyalty_api.customers] == expected
-        assert "F03" not in loyalty_api.customers
         seen.append(cursor)
     assert seen == [1, 2]
-    assert "F03" in loyalty_api.customers  # flushed at the end of input
-    # one request per STATE boundary (batch size 100 never reached) and one at the end
+    assert "F04" in loyalty_api.customers  # flushed at the end of input
+    # full batches only: (F00, F01), (F02, F03), then F04 at the end; never a short batch for a STATE
     assert loyalty_api.log.count(function="customers_batch") == 3
 
 

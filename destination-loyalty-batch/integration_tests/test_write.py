@@ -44,7 +44,7 @@ def test_duplicate_modes_read_back_field_by_field(loyalty_api, helpers, mode, ha
 
     got = readback(loyalty_api, h, "N1")
     assert {k: got[k] for k in FIELDS} == {
-        "first_name": "Jana", "last_name": "Nová", "email": "jana@example.cz", "phone": "+420 777 000 111",
+        "first_name": "Jana", "last_name": "Nová", "email": "jana@example.cz", "phone": "+420777000111",
         "city": "Brno", "custom_field_1": "", "custom_field_2": "gold",
     }
     assert got["custom_date"] == "1985-03-02"
@@ -158,11 +158,11 @@ def test_generated_codes_and_card_numbers_auto_add_and_undo(loyalty_api, helpers
 
 def test_update_mode_never_blanks_a_field_a_record_does_not_carry(loyalty_api, helpers, write_fast):
     h = helpers
-    records = [{"code": "EXIST002", "phone": "999"}, {"code": "EXIST003", "email": "new3@example.com", "phone": ""}]
+    records = [{"code": "EXIST002", "phone": "+420 777 999 999"}, {"code": "EXIST003", "email": "new3@example.com", "phone": ""}]
     result = write_fast(loyalty_api, records, mode="append_dedup")
     assert result.error is None, result.error
     two, three = readback(loyalty_api, h, "EXIST002"), readback(loyalty_api, h, "EXIST003")
-    assert (two["phone"], two["email"]) == ("999", "existing2@example.com")
+    assert (two["phone"], two["email"]) == ("+420777999999", "existing2@example.com")
     assert (three["phone"], three["email"]) == ("555-0003", "new3@example.com")
 
 
@@ -182,11 +182,12 @@ def test_update_mode_refusal_in_one_field_group_spares_the_other_groups(loyalty_
 
 
 def test_a_bad_line_in_each_of_several_requests_of_one_batch_is_isolated(loyalty_api, helpers, tmp_path, write_fast):
-    # append_dedup sends one request per set of fields: {code, email} and {code, email, phone}.
+    # One batch, one set of fields, but no delimiter fits every value (E rows hold a tab, P rows a
+    # pipe and a comma): the batch goes out as two requests, tab-free and pipe/comma-free.
     # Each request holds one bad e-mail and is refused whole; the core bisects each refused part
     # (Outcome.refused), so only the two bad lines are rejected, however often they are refused.
-    records = [{"code": f"E{i}", "email": f"e{i}@example.com"} for i in range(4)]
-    records += [{"code": f"P{i}", "email": f"p{i}@example.com", "phone": f"55{i}"} for i in range(4)]
+    records = [{"code": f"E{i}", "email": f"e{i}@example.com", "city": "Brno\tCentrum"} for i in range(4)]
+    records += [{"code": f"P{i}", "email": f"p{i}@example.com", "city": "Praha | Staré Město, 1"} for i in range(4)]
     records[1]["email"] = "broken one"
     records[6]["email"] = "broken two"
     rejected = tmp_path / "rejected.jsonl"
@@ -197,6 +198,8 @@ def test_a_bad_line_in_each_of_several_requests_of_one_batch_is_isolated(loyalty
     assert all(x["code"] == "batch_error" and "not a valid address" in x["reason"] for x in lines)
     written = sorted(c for c in loyalty_api.customers if c[0] in "EP" and c[1:].isdigit())
     assert written == ["E0", "E2", "E3", "P0", "P1", "P3"]
+    first_two = loyalty_api.log.select(function="customers_batch")[:2]
+    assert sorted(call.body["delimiter"] for call in first_two) == ["pipe", "tab"]
     logs = result.logs
     write_summary = next(i for i, x in enumerate(logs) if x.startswith("Write summary (destination-loyalty-batch)"))
     assert "accepted 6, rejected 2 (batch_error: 2)" in logs[write_summary]
