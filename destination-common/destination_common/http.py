@@ -154,6 +154,18 @@ def url_for_message(url: Any) -> str:
     return redact(text)
 
 
+def _comparable_host(host: str) -> str:
+    """A host name as both parsers can be compared on: no brackets, lower case, IDNA
+    (punycode) for a non-ASCII name, as urllib3 writes it."""
+    host = (host or "").strip("[]").lower()
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    return host
+
+
 def _url_error(field: str, text: str, why: str) -> AirbyteTracedException:
     msg = f"The {field} '{url_for_message(text)}' {why}"
     return AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
@@ -188,8 +200,11 @@ def check_url(url: Any, field: str = "url") -> str:
         raise _url_error(field, text, "is not a valid URL: give the full address starting with https://, e.g. https://shop.example.com.")
     if parts.auth:
         raise _url_error(field, text, "contains user-info (name:password@): give the address without it.")
-    split_host = (urlsplit(text).hostname or "").lower()
-    if split_host != parts.host.strip("[]").lower():
+    try:
+        split_host = urlsplit(text).hostname or ""
+    except ValueError:
+        split_host = ""
+    if _comparable_host(split_host) != _comparable_host(parts.host):
         raise _url_error(field, text, "is read differently by different URL parsers. Give a plain https:// address.")
     if parts.scheme == "http" and not is_loopback_host(parts.host):
         raise _url_error(

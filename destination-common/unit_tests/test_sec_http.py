@@ -94,6 +94,8 @@ def test_check_url_refuses_what_urllib3_would_read_otherwise(url, words):
         ("http://localhost:1", "http://localhost:1"),
         ("http://[::1]:8080", "http://[::1]:8080"),
         ("https://shop.example.com/path?x=a@b", "https://shop.example.com/path?x=a@b"),
+        ("https://obchod-ěščř.cz/api", "https://obchod-ěščř.cz/api"),  # an IDN host: both parsers agree once encoded
+        ("HTTPS://Shop.Example.COM/", "HTTPS://Shop.Example.COM"),
     ],
 )
 def test_check_url_keeps_accepting_plain_addresses(url, expected):
