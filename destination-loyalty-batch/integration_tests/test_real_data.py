@@ -8,7 +8,6 @@ import math
 
 import pytest
 
-from destination_loyalty_batch.handler import LoyaltyHandler
 
 
 def summary(result, prefix="Loyalty summary"):
@@ -197,6 +196,3 @@ def test_concurrent_sends_lose_no_count_and_write_everything(loyalty_factory, wr
     assert f"customers new 120, updated 0" in summary(result) and f"requests customers_batch {sent} " in summary(result)
     assert [s["stream"]["stream_state"]["cursor"] for s in result.states][-1] == "end"
 
-
-def test_handler_is_a_stream_handler_with_the_loop_hooks():
-    assert all(hasattr(LoyaltyHandler, name) for name in ("plan", "batch_group", "send", "note", "summary"))
