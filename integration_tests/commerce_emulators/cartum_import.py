@@ -28,6 +28,22 @@ Switches in `emulator.switches` (defaults in brackets):
 - `import_default_group` (2): customer_group_id of a user created without one.
 Imported `newsletter_subscription` and `note` are kept in `emulator.user_extras[email]`
 (users/export does not show them).
+
+`catalog/import` with prices (seed 001 "Import products into catalog"): `products[]` of
+`{article, price, price_old, price_levels: [{level_id, price}]}`, answered like users/import
+(`OK`/`WARNING`, `response.log[i]` aligned with `products[i]`, same codes and log shapes).
+Prices are kept in `emulator.products[article]` = `{article, title, price, price_old,
+price_levels: {level_id: price}}`, seeded with cartum_seed.PRODUCTS. Rules: `article`
+mandatory (code 1); prices numbers >= 0 (code 2); a `price_levels` entry for the retail level
+(switch `catalog_retail_level`, default 2) is refused with the seed's message, code 2, nothing
+of that product stored; a level_id that price-levels/export does not list: code 2; price
+levels on a shop without the B2B module: code 2. What the seeds leave open, as switches:
+- `catalog_unknown_article` ("error"): an article the shop does not have → code 1 (a new
+  product needs more than prices); "create": a product is created with the prices.
+- `catalog_retail_level_error` ("log"): the retail-level error as the product's log entry;
+  "request": the whole request refused (`ERROR`, nothing imported).
+- `catalog_max_products` (None): more products in one request → `ERROR` "Too many products
+  … (at most N)", nothing imported.
 """
 
 from __future__ import annotations
@@ -236,4 +252,99 @@ def _import(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
         created = store_user(emu, user)
         verb = "import" if created else "update"
         log.append(_entry(emu, [(0, f"User {email} {verb} completed successfully!")]))
+    return ("OK" if all_ok else "WARNING"), {"log": log}
+
+
+# ---- catalog/import (prices) ------------------------------------------------------------
+def products_of(emu: "CartumEmulator") -> dict[str, dict[str, Any]]:
+    """The shop's products by article (created on first use from cartum_seed.PRODUCTS)."""
+    if not hasattr(emu, "products"):
+        from commerce_emulators.cartum_seed import PRODUCTS
+
+        emu.products = {
+            art: {"article": art, "title": title, "price": price, "price_old": 0, "price_levels": {}}
+            for art, title, price in PRODUCTS
+        }
+    return emu.products
+
+
+def retail_message(level: Any) -> str:
+    return (f'Import of prices for level "{level}" ("level_id") of the "price_levels" array object '
+            "is performed in a different way")
+
+
+def check_product(emu: "CartumEmulator", product: Any) -> list[tuple[int, str]]:
+    if not isinstance(product, dict):
+        return [(2, "Product entry must be an object")]
+    problems: list[tuple[int, str]] = []
+    article = product.get("article")
+    if article in (None, ""):
+        return [(1, "Missing mandatory field: article")]
+    if not isinstance(article, str):
+        problems.append(_bad("article", article))
+    elif article not in products_of(emu) and emu.switches.get("catalog_unknown_article", "error") == "error":
+        problems.append((1, f"Product with article {article} not found; a new product needs a title"))
+    for name in ("price", "price_old"):
+        if name in product and not (_is_number(product[name]) and product[name] >= 0):
+            problems.append(_bad(name, product[name]))
+    levels = product.get("price_levels")
+    if levels is not None:
+        known = {lv["id"] for lv in emu.shop.price_levels}
+        retail = emu.switches.get("catalog_retail_level", 2)
+        if not isinstance(levels, list):
+            problems.append(_bad("price_levels", levels))
+            levels = []
+        for entry in levels:
+            lid = entry.get("level_id") if isinstance(entry, dict) else None
+            if not emu.b2b:
+                problems.append((2, "Price levels are available only with the B2B module"))
+                break
+            if lid == retail:
+                problems.append((2, retail_message(lid)))
+            elif not _is_int(lid) or lid not in known:
+                problems.append((2, f'Price level "{lid}" not found'))
+            elif not (_is_number(entry.get("price")) and entry["price"] >= 0):
+                problems.append(_bad("price_levels.price", entry.get("price")))
+    return problems
+
+
+def store_product(emu: "CartumEmulator", product: dict[str, Any]) -> bool:
+    products = products_of(emu)
+    current = products.get(product["article"])
+    created = current is None
+    if created:
+        current = {"article": product["article"], "title": "", "price": 0, "price_old": 0, "price_levels": {}}
+        products[product["article"]] = current
+    for name in ("price", "price_old"):
+        if name in product:
+            current[name] = product[name]
+    for entry in product.get("price_levels") or []:
+        current["price_levels"][entry["level_id"]] = entry["price"]
+    return created
+
+
+@function("catalog/import")
+def catalog_import(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
+    products = body.get("products")
+    if not isinstance(products, list) or not products:
+        raise CartumError("ERROR", "Parameter products is required and must be a non-empty array")
+    limit = emu.switches.get("catalog_max_products")
+    if limit and len(products) > limit:
+        raise CartumError("ERROR", f"Too many products in one request: {len(products)} (at most {limit})")
+    checked = [check_product(emu, p) for p in products]
+    if emu.switches.get("catalog_retail_level_error", "log") == "request":
+        for found in checked:
+            for code, message in found:
+                if message.startswith("Import of prices for level"):
+                    raise CartumError("ERROR", message)
+    log = []
+    all_ok = True
+    for product, found in zip(products, checked):
+        if found:
+            all_ok = False
+            log.append(_entry(emu, found))
+            continue
+        created = store_product(emu, product)
+        verb = "created" if created else "updated"
+        log.append(_entry(emu, [(0, f"Product {product['article']} {verb} successfully")]))
     return ("OK" if all_ok else "WARNING"), {"log": log}
