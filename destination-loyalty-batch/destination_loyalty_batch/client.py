@@ -76,8 +76,7 @@ class LoyaltyClient:
             logger.info(f"The API URL is empty: using the platform's public endpoint {self.url}.")
         self.user_id = str(config["user_id"])
         self.api_key = str(config["api_key"])
-        for form in encodings(self.api_key):  # the CDK's filter masks every log line: URL-encoded forms too
-            add_secret(form)
+        add_secret(self.api_key)  # with its encoded forms (raw, URL-encoded, base64): every log line masks them
         self.account_id = str(config["account_id"])
         self.output = str(config.get("response_format") or "XML").upper()
         self.key_in_header = bool(config.get("api_key_in_header", False))
@@ -105,9 +104,10 @@ class LoyaltyClient:
         return out
 
     def scrub(self, text: Any, secrets: Iterable[Any] = ()) -> str:
-        """Text fit for a log line: the API key and `secrets` (a batch's passwords and PINs) masked
-        raw and URL-encoded, besides every secret the CDK knows."""
-        return scrub(text, [self.api_key, *secrets])
+        """Text fit for a log line: the API key and `secrets` (a batch's passwords and PINs, from 4
+        characters: a shorter one would mask line numbers and counts) masked raw and URL-encoded,
+        besides every secret the CDK knows."""
+        return scrub(text, [self.api_key, *(s for s in secrets if len(str(s)) >= 4)])
 
     def log_raw(self, what: str, raw: str, secrets: Iterable[Any] = ()) -> None:
         """The raw answer, for diagnosis, at DEBUG only and scrubbed: an answer may echo the

@@ -3,7 +3,9 @@ platform's customers_batch, on the shared destination core (destination_common).
 
 from __future__ import annotations
 
+import json
 import logging
+from importlib.resources import files
 from typing import Any, Iterable, List, Mapping, Optional
 
 from airbyte_cdk.models import (
@@ -77,6 +79,10 @@ def operations(custom_fields: Optional[list[Mapping[str, Any]]] = None) -> List[
     return [Operation(OBJECT, mode, schema, MATCHING_KEYS) for mode in SYNC_MODES]
 
 
+def connector_spec() -> dict[str, Any]:
+    return json.loads(files("destination_loyalty_batch").joinpath("spec.json").read_text(encoding="utf-8"))
+
+
 def build_mapper(config: Mapping[str, Any], fields: Optional[CustomFields]) -> tuple[Any, bool]:
     """The record → customer function for the configured mapping, and whether unknown keys
     are an error (custom templates, whose targets the user named) or dropped (presets)."""
@@ -99,9 +105,9 @@ def build_mapper(config: Mapping[str, Any], fields: Optional[CustomFields]) -> t
     registry = MappingRegistry()
     for preset, fn in PRESETS.items():
         registry.register(preset, lambda _config, fn=fn: fn)
-    # templates see the config without the API key (the shared mapper also drops every airbyte_secret)
+    # templates see the config without the spec's airbyte_secret fields (the API key)
     mapper = registry.build(
-        name, config=config, templates=templates, types={t: "string" for t in templates}, secret_paths=[["api_key"]]
+        name, config=config, templates=templates, types={t: "string" for t in templates}, spec=connector_spec()
     )
     return mapper, name == "custom"
 
@@ -200,6 +206,7 @@ class DestinationLoyaltyBatch(DiscoverableDestination):
         if first is not None:
             shared = loop.rejects
             loop.rejects = LoyaltyRejectLog(shared.path, secrets_of=first.secret_values, log_limit=shared.log_limit)
+            loop.rejects.mask_fields = {"customer_password", "customer_PIN", "password", "pin"}
         try:
             yield from loop.run(input_messages)
         finally:

@@ -174,7 +174,6 @@ class LoyaltyHandler(StreamHandler):
     def summary(self) -> Optional[str]:
         """The "Loyalty summary" line, logged by the core after its "Write summary" (every
         stream's handler shares one LoyaltyStats: the core logs the line once)."""
-        self.generated_ids.close()
         return self.stats.line()
 
     # ---- record → customer --------------------------------------------------------------
