@@ -14,6 +14,8 @@ LOYALTY = ROOT / "destination-loyalty-batch" / "destination_loyalty_batch" / "sp
 CARTUM = ROOT / "destination-cartum-users" / "destination_cartum_users" / "spec.json"
 SAME_TEXT = ("max_rejected_percent", "http_max_retries", "http_backoff_seconds", "request_timeout_seconds")
 SHARED = ("batch_size", "mapping", "rejected_records_path") + SAME_TEXT
+# the shared write loop's fields (issues 13 and 16): same names, titles, types and defaults
+LOOP = ("max_concurrent_requests", "max_state_delay_seconds", "dry_run", "default_phone_region", "invalid_phone")
 
 
 def props(path: Path) -> dict:
@@ -54,3 +56,11 @@ def test_mapping_has_one_shape(both):
     assert presets["loyalty"] == ["cartum_user", "upgates_customer", "loyalty", "custom"]
     assert presets["cartum"] == ["cartum_user", "upgates_customer", "custom"]
     assert "record_mapping" not in loyalty and "field_templates" not in loyalty
+
+
+def test_the_shared_loop_fields_read_the_same(both):
+    loyalty, cartum = both
+    for name in LOOP:
+        same = ("title", "type", "default", "enum", "pattern")
+        assert {k: loyalty[name].get(k) for k in same} == {k: cartum[name].get(k) for k in same}, name
+    assert loyalty["max_concurrent_requests"]["default"] == 1 and loyalty["max_state_delay_seconds"]["default"] == 60
