@@ -113,6 +113,7 @@ class UpgatesClient:
         self.rate_limited = 0  # 429 answers seen
         self.waited_seconds = 0.0
         self.quota: dict[str, str] = {}  # the latest X-Rate-Limit-* headers
+        self._quota_stop: Optional[str] = None  # set once the quota is used up: no further request
 
     @staticmethod
     def _register_basic_secret(login: str, api_key: str) -> None:
@@ -141,6 +142,12 @@ class UpgatesClient:
         kwargs["allow_redirects"] = False
         limited = 0
         while True:
+            with self._lock:
+                stop = self._quota_stop
+            if stop is not None:
+                # another request (another worker thread) found the quota used up: a request now
+                # would only be refused too
+                raise transient_error(stop)
             try:
                 response = self.http.request(method, self.url(path), what=what, **kwargs)
             except requests.exceptions.InvalidURL:
@@ -165,11 +172,14 @@ class UpgatesClient:
             wait = seconds_until_retry(raw, self._now())
             detail = messages_text(_json(response)) or "request limit reached"
             if wait is not None and wait > self.max_wait:
-                raise transient_error(
+                message = (
                     f"The UPgates request quota is used up ({detail}) until {raw}. The sync stopped instead of "
                     f"waiting more than {self.max_wait:.0f} s: every record before the last emitted state is "
                     "written; run the sync again after that time and it continues from there."
                 )
+                with self._lock:
+                    self._quota_stop = self._quota_stop or message
+                raise transient_error(message)
             if limited > MAX_RATE_LIMIT_RETRIES:
                 raise transient_error(
                     f"UPgates kept answering HTTP 429 to {what} ({detail}) after {MAX_RATE_LIMIT_RETRIES} waits. "

@@ -149,6 +149,30 @@ def test_quota_stop_and_resume_loses_nothing(upgates_write_factory):
     assert api.log.count(function=PUT, status=200) == 5
 
 
+def test_quota_stop_with_three_requests_at_once_loses_nothing(upgates_write_factory):
+    """With 3 requests in flight when the quota runs out, the states echoed are a prefix and
+    cover only written customers; resuming after the last echoed state writes the rest."""
+    api = upgates_write_factory(customers=65, hourly_quota=4, max_concurrent=3, service_time=0.05)
+    shop = emails(api)[:60]
+    messages = []
+    for n in range(12):
+        messages += [record(cartum_user(i, shop[i])) for i in range(n * 5, n * 5 + 5)] + [state(n + 1)]
+    first = write(api, messages, batch_size=5, max_rate_limit_wait_seconds=5, max_concurrent_requests=3)
+    assert first.error is not None and first.error.failure_type == FailureType.transient_error
+    assert first.states == list(range(1, len(first.states) + 1))  # in order, no gap
+    last = first.states[-1] if first.states else 0
+    assert api.log.count(function=PUT, status=200) == 4  # the quota
+    assert api.log.count(function=PUT, status=429) <= 3  # only what was in flight; nothing sent after the stop
+    # every customer before the last echoed state was written
+    assert all("cartum_user_id" in metas_of(api, shop[i]) for i in range(last * 5))
+    api.reset_quota()
+    api.hourly_quota = None  # the quota of the next hours is enough
+    after = messages[messages.index(state(last)) + 1 :] if last else messages
+    second = write(api, after, batch_size=5, max_rate_limit_wait_seconds=5, max_concurrent_requests=3)
+    assert second.error is None and second.states == list(range(last + 1, 13))
+    assert all(metas_of(api, e)["cartum_user_id"] == str(1000 + i) for i, e in enumerate(shop))
+
+
 def test_a_short_retry_after_http_date_is_waited_for(upgates_write_factory, caplog):
     api = upgates_write_factory()
     shop = emails(api)
