@@ -62,6 +62,10 @@ def b2b_missing(base: str, function: str = "customer-groups/export") -> AirbyteT
 
 
 class DestinationCartumUsers(DiscoverableDestination):
+    # A stream without destination_object_name (PyAirbyte cannot set one) and not named like
+    # an object goes to `users`.
+    default_object = OBJECT
+
     def operations(self, config: Mapping[str, Any]) -> List[Operation]:
         return [
             Operation(OBJECT, "append_dedup", user_schema(bool(config.get("b2b", True))), [["email"]]),

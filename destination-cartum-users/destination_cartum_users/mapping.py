@@ -4,6 +4,7 @@ from destination_common's TemplateMapper."""
 from __future__ import annotations
 
 import json
+from importlib import resources
 from typing import Any, Callable, Mapping
 
 from destination_common import MappingError, MappingRegistry, field_templates, get_path
@@ -162,8 +163,14 @@ def templates_of(config: Mapping[str, Any]) -> dict[str, str]:
     return field_templates(config.get("mapping"))
 
 
+def connector_spec() -> dict[str, Any]:
+    """spec.json: its `airbyte_secret` fields are what templates never see."""
+    return json.loads(resources.files("destination_cartum_users").joinpath("spec.json").read_text(encoding="utf-8"))
+
+
 def build_mapper(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict]:
-    """The configured mapping, B2B fields dropped when the shop has no B2B module."""
+    """The configured mapping, B2B fields dropped when the shop has no B2B module. Templates
+    see the config without its secret fields (the password)."""
     mapping = config.get("mapping") or {"preset": "cartum_user"}
     b2b = bool(config.get("b2b", True))
     inner = REGISTRY.build(
@@ -171,6 +178,7 @@ def build_mapper(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dic
         config=config,
         templates=templates_of(config),
         types=template_types(b2b=True),
+        spec=connector_spec(),
     )
 
     def mapper(record: Mapping[str, Any]) -> dict:
