@@ -120,8 +120,10 @@ def test_the_maximum_per_request_is_learnt_with_one_extra_request(upgates_write_
     statuses = [r.status for r in api.log.select(function=PUT)]
     # one refused request (413, nothing processed), then every batch of 25 in slices of at most 10
     assert statuses.count(413) == 1 and sizes[0] == 25
-    assert sizes[1:] == [10, 10, 5, 10, 10, 5]
-    assert len(sizes) == 1 + 2 * math.ceil(25 / 10)
+    assert all(size <= 10 for size in sizes[1:]) and sum(sizes[1:]) == 50
+    # 1 refused + every batch of 25 in slices of 10 (10+10+5, twice) = 7; a loop that fills
+    # batches at the learnt size would need 1 + ceil(50/10) = 6
+    assert 1 + math.ceil(50 / 10) <= len(sizes) <= 1 + 2 * math.ceil(25 / 10)
     assert all(metas_of(api, e)["cartum_user_id"] == str(1000 + i) for i, e in enumerate(shop))
 
 

@@ -124,3 +124,11 @@ def test_meta_value_must_be_text_like():
     with pytest.raises(Reject) as err:
         mapped({"preset": "upgates_customer"}, {"email": "a@b.cz", "metas": {"k": {"nested": 1}}})
     assert err.value.code == "invalid_metas"
+
+
+def test_loyalty_generated_ids_line_maps_as_is():
+    """A line of destination-loyalty-batch's <rejected>.generated_ids.jsonl file."""
+    line = {"stream": "customers", "key": "email jana@example.cz", "email": "jana@example.cz", "code": "4821000011112222",
+            "card_number": "7301000099998888", "generated": ["code", "card_number"]}
+    assert mapped({"preset": "loyalty_customer"}, line) == {
+        "email": "jana@example.cz", "metas": {"loyalty_card_number": "7301000099998888", "loyalty_code": "4821000011112222"}}
