@@ -332,7 +332,8 @@ class CustomersPutHandler(StreamHandler):
 
     # ---- reporting ----------------------------------------------------------------------
     def summary(self) -> Optional[str]:
-        parts = [f"updated {self.updated}", f"not updated {self.not_updated}"]
+        planned_only = self.lookup_requests and not (self.updated or self.not_updated)
+        parts = [] if planned_only else [f"updated {self.updated}", f"not updated {self.not_updated}"]
         if self.warnings:
             parts.append(f"warnings {self.warnings}")
         if self.refused_as_too_large:
