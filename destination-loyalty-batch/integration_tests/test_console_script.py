@@ -66,3 +66,23 @@ def test_discover_emits_destination_catalog_with_custom_fields(loyalty_api, help
         assert {"code", "card_number", "first_name", "email", "custom_date", "auto_add"} <= set(props)
         assert props["custom_field_2"]["title"] == "Member tier"
     assert loyalty_api.api_key not in result.output
+
+
+def test_check_fails_on_a_rejected_records_path_that_cannot_be_appended_to(loyalty_api, helpers, tmp_path):
+    for path, why in ((str(tmp_path), "it is a folder"), ("/proc/version", "cannot be used")):
+        result = run_connector(CMD, "check", config=helpers.config(loyalty_api, rejected_records_path=path))
+        status = result.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+        assert status["status"] == "FAILED" and path in status["message"] and why in status["message"]
+
+
+def test_undecodable_input_is_rejected_with_its_line_number_and_the_state_still_follows(loyalty_api, helpers, tmp_path):
+    rejected = tmp_path / "rejected.jsonl"
+    config = helpers.config(loyalty_api, rejected_records_path=str(rejected))
+    stdin = helpers.messages(helpers.record({"code": "IN1"}), "this is not json {", helpers.record({"code": "IN2"}), helpers.state(1))
+    result = run_connector(CMD, "write", config=config, catalog=helpers.catalog(), stdin=stdin)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [s["stream"]["stream_state"] for s in result.states] == [{"cursor": 1}]
+    assert {"IN1", "IN2"} <= set(loyalty_api.customers)
+    (bad,) = [x for x in map(json.loads, rejected.read_text().splitlines()) if x.get("kind", "rejected") == "rejected"]
+    assert bad["key"] == "line 2" and bad["code"] == "input"
+    assert "this is not json" not in "".join(result.logs)  # personal data never in the log
