@@ -23,7 +23,7 @@ PIN = "908172"
 
 
 @pytest.mark.parametrize("in_header", [False, True])
-@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_is_never_followed_with_the_key(loyalty_api, helpers, write_fast, in_header, status):
     with CaptureServer() as trap:
         loyalty_api.inject("redirect", status=status, location=trap.url + "{path}", skip=1)  # manage_fields passes
@@ -33,6 +33,16 @@ def test_a_redirect_is_never_followed_with_the_key(loyalty_api, helpers, write_f
         assert "moved" in result.error.message and trap.url in result.error.message
         assert trap.requests == []  # neither the user_api_key form nor the api_access_key header went there
     assert "R1" not in loyalty_api.customers and result.states == []
+
+
+def test_check_on_a_moved_platform_names_the_new_location_and_sends_nothing_there(loyalty_api, helpers):
+    with CaptureServer() as trap:
+        loyalty_api.inject("redirect", status=301, location=trap.url + "/moved{path}", times=5)
+        result = run_connector(CMD, "check", config=helpers.config(loyalty_api, api_key_in_header=True))
+        status = result.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+        assert status["status"] == "FAILED" and "moved" in status["message"] and "update the API URL" in status["message"]
+        assert trap.requests == []
+    assert loyalty_api.api_key not in result.output
 
 
 def test_debug_log_and_files_never_show_the_key_or_customer_secrets(loyalty_factory, helpers, tmp_path):
