@@ -37,7 +37,7 @@ class CartumClient:
             max_retries=int(config.get("http_max_retries", 5)),
             backoff_base=float(config.get("http_backoff_seconds", 2)),
             service=f"Cartum API at {self.base}",
-            user_agent="airbyte-destination-cartum-users/0.1.0",
+            user_agent="airbyte-destination-cartum-users/0.2.0",
         )
         self.token: Optional[str] = None
         self.logins = 0
@@ -118,7 +118,12 @@ class CartumClient:
                     f"Cartum rejected a fresh API token for {function} ({status}). "
                     "Check that the API user may use this function."
                 )
-            return str(status), data.get("response")
+            response = data.get("response")
+            if logger.isEnabledFor(logging.DEBUG):
+                # the status and the shape only: answers hold personal data (e-mails, phones)
+                size = {k: len(v) for k, v in response.items() if isinstance(v, list)} if isinstance(response, Mapping) else {}
+                logger.debug(redact(f"{function}: answered {status} {size or ''}".rstrip()))
+            return str(status), response
         raise AssertionError("unreachable")
 
     @staticmethod

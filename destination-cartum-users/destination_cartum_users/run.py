@@ -1,10 +1,22 @@
+import logging
+import os
 import sys
+
+from airbyte_cdk.logger import is_platform_debug_log_enabled
 
 from destination_cartum_users.destination import DestinationCartumUsers
 
 
 def run() -> None:
-    DestinationCartumUsers().run(sys.argv[1:])
+    """The console script. `--debug` (anywhere in the arguments) or the platform's
+    LOG_LEVEL=debug turns on DEBUG logs, as for the CDK's sources; secrets stay masked."""
+    args = sys.argv[1:]
+    debug = "--debug" in args or is_platform_debug_log_enabled()
+    args = [a for a in args if a != "--debug"]
+    if debug:
+        os.environ["LOG_LEVEL"] = "debug"  # what the CDK's logger set-up reads
+        logging.getLogger("airbyte").setLevel(logging.DEBUG)
+    DestinationCartumUsers().run(args)
 
 
 if __name__ == "__main__":
