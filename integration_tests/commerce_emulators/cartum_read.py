@@ -18,6 +18,8 @@ Behaviour follows API-NOTES §2 and seed 001. Where the docs leave a question op
 - `vary_types` (False): answers whose types vary, as PHP shops' do: numbers as strings
   (`balance` "122.00", `customer_group_id` "3", `total_sum` "3413.00"), `manager.phone` as a
   string, `payed` as a boolean.
+- `users_order` ("id"): the order of users/export's answer, undocumented: "id" (ascending, as
+  the ids grow with registration), "id_desc", or "email".
 - `ignore_to` (False): from/to's upper bound is ignored (records stamped in the future come back).
 - A silent page cap is `limit_cap` above; a stall is `emulator.stall(seconds, function)`.
 
@@ -119,6 +121,11 @@ def users_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]
         for u in emu.shop.users_by_id()
         if (low is None or u["registered"] >= low) and (high is None or u["registered"] <= high)
     ]
+    order = emu.switches.get("users_order", "id")
+    if order == "id_desc":
+        users.reverse()
+    elif order == "email":
+        users.sort(key=lambda u: u["email"])
     page = _page(emu, users, body)
     if not page:
         return _empty(emu)

@@ -147,8 +147,45 @@ def test_incremental_reads_only_the_sign_ups_after_a_bulk_import_in_one_second(s
     second = sync.run(config, ["users"], "incremental", state=sync.last_states(first))
     assert not second.errors
     assert [u["id"] for u in sync.records(second, "users")] == [late["id"]] + [u["id"] for u in signups]
-    # requests unchanged: the cursor's second is still asked for (2,026 users, 100 a page)
-    assert api.log.count(function="users/export") == math.ceil((2000 + 1 + 25) / 100)
+    # the saved second's 2,000 users are not asked for again: one page from offset 1,999 (whose
+    # first user proves the order) and the confirmation of its end; 0.2.0 re-read 21 pages
+    assert [e.body["offset"] for e in api.log.select(function="users/export")] == [1999, 1999 + 1 + 1 + 25]
     assert users_state(sync.last_states(second))["ids_at_cursor"] == sorted(
         u["id"] for u in signups if u["registered"] == max(s["registered"] for s in signups)
     )
+
+
+def test_the_saved_seconds_users_are_not_asked_for_again_when_the_answer_proves_its_order(sync, cartum_factory):
+    api = cartum_factory(tidy=True, users=40, orders=0)
+    imported = api.bulk_import(2000, registered=api.local_now() - timedelta(minutes=1))
+    config = cartum_config_for(api, page_size=100)
+    first = sync.run(config, ["users"], "incremental")
+    signups = [api.add_user() for _ in range(10)]
+    api.log.clear()
+    second = sync.run(config, ["users"], "incremental", state=sync.last_states(first))
+    assert [u["id"] for u in sync.records(second, "users")] == [u["id"] for u in signups]
+    # one page from offset 1999 (the last imported user, then the 10 sign-ups) and the request
+    # that confirms the short page is the end: 2, not 21 (bench before: 11-21 for 10 new)
+    offsets = [e.body["offset"] for e in api.log.select(function="users/export")]
+    assert offsets == [len(imported) - 1, len(imported) + 10]
+
+
+def test_a_deleted_or_reordered_saved_second_is_read_again_and_nobody_is_lost(sync, cartum_factory):
+    for change in ("delete", "order"):
+        api = cartum_factory(tidy=True, users=40, orders=0)
+        imported = api.bulk_import(300, registered=api.local_now() - timedelta(minutes=1))
+        config = cartum_config_for(api, page_size=100)
+        first = sync.run(config, ["users"], "incremental")
+        late = api.add_user(registered=api.local_now() - timedelta(minutes=1))  # same second, after the read
+        signups = [api.add_user() for _ in range(5)]
+        if change == "delete":
+            del api.shop.users[imported[10]["email"]]
+        else:
+            api.switches["users_order"] = "id_desc"
+        api.log.clear()
+        second = sync.run(config, ["users"], "incremental", state=sync.last_states(first))
+        assert not second.errors
+        assert sorted(u["id"] for u in sync.records(second, "users")) == sorted([late["id"]] + [u["id"] for u in signups]), change
+        offsets = [e.body["offset"] for e in api.log.select(function="users/export")]
+        assert offsets[0] == 299 and 0 in offsets[1:], (change, offsets)  # read again from the start
+        assert any("reading that second again" in m.log.message for m in second.logs)

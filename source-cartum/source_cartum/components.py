@@ -404,6 +404,33 @@ def to_iso(raw: Any, zone: ZoneInfo) -> Optional[str]:
     return local.replace(tzinfo=zone).isoformat()
 
 
+# id(config) -> the users of the saved cursor's second that an earlier sync emitted (see
+# `register_users_skip`); state: ready -> probing -> done.
+_SKIPS: Dict[int, Dict[str, Any]] = {}
+_SKIPS_LOCK = threading.Lock()
+# A saved second with fewer emitted users than this is read again in full (cheaper than a wrong guess).
+MIN_SKIP = 2
+
+
+class _OffsetZero(int):
+    """Offset 0 as a next-page token: an int the CDK's paginator does not take for "no page"."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def register_users_skip(config: Config, wall: str, ids: list) -> None:
+    """Lets the users paginator start at offset len(ids)-1 instead of 0: `users/export` answers
+    users in id order (the emulator does; the docs do not say), and the users of the saved
+    second `wall` that an earlier sync emitted are the first len(ids) of them. The first record
+    of that first page must be the last of `ids` at `wall`, else the read restarts from 0."""
+    with _SKIPS_LOCK:
+        if len(ids) >= MIN_SKIP:
+            _SKIPS[id(config)] = {"config": config, "wall": wall, "ids": sorted(ids), "state": "ready"}
+        else:
+            _SKIPS.pop(id(config), None)
+
+
 # (id(config), stream) -> what the pages of this sync taught: the largest page the server gave
 # ("proven") and the server's page cap once learnt. Shared by every window of a stream.
 _PAGING: Dict[tuple, Dict[str, Any]] = {}
@@ -433,6 +460,44 @@ class ProgressOffsetIncrement(OffsetIncrement):
                 _PAGING[key] = entry
         self._paging = entry
 
+    @property
+    def initial_token(self) -> Optional[Any]:
+        """0, or for users the number of already emitted users of the saved second minus one (see
+        `register_users_skip`): those users are not asked for again; the first record of the
+        first page must be the last of them, else the read starts again from offset 0."""
+        token = super().initial_token
+        if self.stream != "users":
+            return token
+        with _SKIPS_LOCK:
+            skip = _SKIPS.get(id(self.config))
+            if skip is None or skip["config"] is not self.config or skip["state"] != "ready":
+                return token
+            skip["state"] = "probing"
+            return len(skip["ids"]) - 1
+
+    def _probe(self, response: requests.Response, offset: int) -> Optional[int]:
+        """None when this page is no probe or the probe holds; else the offset to read from (0)."""
+        if self.stream != "users":
+            return None
+        with _SKIPS_LOCK:
+            skip = _SKIPS.get(id(self.config))
+            if skip is None or skip["config"] is not self.config or skip["state"] != "probing" or offset != len(skip["ids"]) - 1:
+                return None
+            skip["state"] = "done"
+        try:
+            users = response.json().get("response") or {}
+            first = users.get("users", [None])[0] if isinstance(users, dict) else None
+        except (ValueError, AttributeError, IndexError):
+            first = None
+        if isinstance(first, dict) and first.get("id") == skip["ids"][-1] and first.get("registered") == skip["wall"]:
+            LOGGER.info(f"users: {offset} users of the saved second {skip['wall']} were emitted before; not asked for again.")
+            return None
+        LOGGER.warning(
+            f"users: the API's answer does not start with the last user emitted at the saved second {skip['wall']} "
+            "(users deleted, or not sorted by id): reading that second again from its start (no user is emitted twice)."
+        )
+        return 0
+
     def get_page_size(self) -> Optional[int]:
         size = super().get_page_size()
         cap = self._paging["cap"]
@@ -449,6 +514,9 @@ class ProgressOffsetIncrement(OffsetIncrement):
     ) -> Optional[Any]:
         count = extracted_record_count(response, default=last_page_size)
         offset = last_page_token_value if isinstance(last_page_token_value, int) else 0
+        restart = self._probe(response, offset) if offset else None
+        if restart is not None:
+            return _OffsetZero(0)  # the CDK's paginator reads a plain 0 as "no next page"
         asked = page_size_override or self._asked(response) or self.get_page_size() or 0
         paging = self._paging
         window = repr(sorted((stream_slice.cursor_slice or {}).items())) if stream_slice is not None else ""

@@ -91,7 +91,33 @@ class SourceCartum(YamlDeclarativeSource):
             except AirbyteTracedException as error:
                 self._url_error = error
         self._saved = _stream_states(state)
+        self._users_incremental = any(
+            s.stream.name == "users" and getattr(s.sync_mode, "value", s.sync_mode) == "incremental" for s in (catalog.streams if catalog else [])
+        )
         super().__init__(path_to_yaml="manifest.yaml", catalog=catalog, config=config, state=state, **kwargs)
+        self._register_users_skip()
+
+    def _register_users_skip(self) -> None:
+        """Only when the next users request starts exactly at the saved second (not moved back for
+        the DST hour or from the future, precision `second`)."""
+        users = self._saved.get("users") or {}
+        value, ids = users.get(USERS_CURSOR), users.get(IDS_KEY)
+        config = getattr(self, "_config", None)
+        if not isinstance(value, str) or not isinstance(ids, list) or config is None or not self._users_incremental:
+            return
+        if (config.get("users_filter_precision") or "second") != "second":
+            return
+        try:
+            zone = components.shop_zone(config)
+        except AirbyteTracedException:
+            return
+        at = _aware(value)
+        if at is None or components.users_cursor_value(value, zone) != value:
+            return
+        if at > datetime.now(zone) + components.FUTURE_TOLERANCE:
+            return
+        wall = at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        components.register_users_skip(config, wall, [i for i in ids if isinstance(i, int)])
 
     # ---- the manifest, with the config's timeouts ---------------------------------------------
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Any:
@@ -164,6 +190,7 @@ class _CursorGuard:
         self.max_at: Optional[datetime] = None
         self.ids_at_max: set = set()
         self.skipped = 0
+        self.emitted: set = set()
         self.warned: set = set()
 
     def limit(self) -> datetime:
@@ -188,6 +215,9 @@ class _CursorGuard:
             if self.saved_at is not None and at == self.saved_at and uid in self.saved_ids:
                 self.skipped += 1
                 return False  # emitted by an earlier sync at the saved second
+            if uid in self.emitted:
+                return False  # emitted by this sync already (a page read again)
+            self.emitted.add(uid)
             if at > self.started + timedelta(minutes=10):
                 self._warn_future("users", f"id {uid}", data.get("registered"))
             if self.max_at is None or at > self.max_at:
