@@ -101,6 +101,21 @@ def test_dry_run_lookups_stop_at_their_budget(loyalty_api, write_fast, monkeypat
     assert "customer_search 3 (over the budget, not looked up: 2)" in summary(result)
 
 
+def test_dry_run_falls_back_to_create_or_update_when_customer_search_is_refused(loyalty_api, write_fast):
+    from commerce_emulators.loyalty import LoyaltyError
+
+    def refuse(params):
+        raise LoyaltyError("customer_search is not enabled for this API user")
+
+    loyalty_api._customer_search = refuse
+    result = write_fast(loyalty_api, [{"code": f"RF{i}"} for i in range(4)], dry_run=True)
+    assert result.error is None, result.error
+    assert loyalty_api.log.count(function="customer_search") == 1  # refused once: no more look-ups
+    line = next(x for x in result.logs if x.startswith("Dry run (destination-loyalty-batch) stream customers"))
+    assert "would create 0, update 0, create or update 4" in line
+    assert sum("customer_search failed" in x for x in result.logs) == 1
+
+
 # ---- undo, generated ids (issue 13 item 5) ------------------------------------------------
 @pytest.mark.parametrize("allow_undo, sent, states", [(True, {"allow_undo": "yes"}, 2), (False, {"no_undo": "yes"}, 0)])
 def test_undo_is_turned_off_with_no_undo_yes(loyalty_api, write_fast, allow_undo, sent, states):
