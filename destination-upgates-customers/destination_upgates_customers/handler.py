@@ -72,6 +72,8 @@ class CustomersPutHandler(StreamHandler):
         out["email"] = email.strip() if isinstance(email, str) else email
         if raw.get("newsletter_accept") is not None:
             value = raw["newsletter_accept"]
+            if isinstance(value, str) and value.strip().lower() != value and value.strip().lower() in NEWSLETTER_VALUES:
+                self._note("newsletter_accept", f"written in lower case as '{value.strip().lower()}'")
             out["newsletter_accept"] = value.strip().lower() if isinstance(value, str) else value
         metas = raw.get("metas") or {}
         if isinstance(metas, list):  # a template or preset gave the API's own array
@@ -80,6 +82,12 @@ class CustomersPutHandler(StreamHandler):
             raise Reject("invalid_metas", f"metas must be an object of custom-field key -> value, not {type(metas).__name__}")
         out["metas"] = {str(k): v for k, v in metas.items() if v is not None}
         return out
+
+    def _note(self, field: str, reason: str) -> None:
+        """A field-level correction, kept by the loop as a note (destination-common with notes)."""
+        note = getattr(super(), "note", None)
+        if note is not None:
+            note(field, reason)
 
     def key(self, payload: Any, data: Mapping[str, Any]) -> Optional[str]:
         email = payload.get("email") if isinstance(payload, Mapping) else None

@@ -236,3 +236,18 @@ def test_dry_run_switch_is_refused_when_the_loop_cannot_plan(upgates_write_api, 
     result = write(upgates_write_api, [state(1)], dry_run=True)
     assert result.error is not None and "dry_run needs" in result.error.message
     assert upgates_write_api.log.count() == 0
+
+
+def test_a_newsletter_value_in_another_case_is_corrected_and_noted(upgates_write_api, tmp_path):
+    api = upgates_write_api
+    shop = emails(api)
+    rejects = tmp_path / "rejected.jsonl"
+    result = write(api, [record({"email": shop[0], "newsletter_accept": " Yes "}), state(1)],
+                   mapping={"preset": "upgates_customer"}, rejected_records_path=str(rejects))
+    assert result.error is None and result.states == [1]
+    (put,) = api.log.select(function=PUT)
+    assert put.body["customers"][0]["newsletter_accept"] == "yes"
+    customer = next(c for _, c in sorted(api.customers.items()) if c["login"]["email"] == shop[0])
+    assert customer["newsletter_accept"] == "yes"
+    (line,) = [json.loads(l) for l in rejects.read_text().splitlines()]
+    assert line["kind"] == "correction" and line["field"] == "newsletter_accept" and "'yes'" in line["reason"]
