@@ -100,3 +100,31 @@ def test_realistic_czech_slovak_shop_loses_no_customer_for_a_phone(cartum_write_
     assert all(shop[r["login"]["email"]]["phone"].startswith(("+420", "+421")) for r in records)
     lines = [json.loads(line) for line in rejects.read_text().splitlines()] if rejects.exists() else []
     assert [line for line in lines if line.get("kind") != "correction"] == []
+
+
+def test_upgates_realistic_world_no_customer_with_a_country_rejected_for_the_phone(cartum_write_factory, tmp_path):
+    """The UPgates emulator's real-world seed (local phones, nulls, case twins) through the
+    upgates_customer preset, with the strictest choice invalid_phone = reject_record."""
+    from commerce_emulators.upgates import UpgatesEmulator
+
+    world = UpgatesEmulator(customers=600)
+    customers = [world.render_customer(c) for c in world.customers.values()]
+    api = cartum_write_factory(users=0)
+    rejects = tmp_path / "rejected.jsonl"
+    result = write(api, [record(c, stream="customers") for c in customers] + [state(1)],
+                   catalog=catalog_dict(stream="customers"), mapping=UPGATES, invalid_phone="reject_record",
+                   rejected_records_path=str(rejects), max_rejected_percent=100)
+    assert result.error is None and result.states == [1]
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()] if rejects.exists() else []
+    by_email = {c["login"]["email"]: c for c in customers if isinstance(c.get("login"), dict)}
+
+    def has_country(c):
+        billing = (c.get("addresses") or {}).get("billing") or {}
+        return bool(billing.get("country_id"))
+
+    phone_rejects = [l for l in lines if l["kind"] == "rejected" and "phone" in l["reason"]]
+    assert [l["key"] for l in phone_rejects if has_country(by_email.get(l["key"], {}))] == []
+    shop = export_users(api)
+    written = [c for c in customers if c["login"]["email"] in shop]
+    assert all(shop[c["login"]["email"]]["phone"].startswith("+") for c in written
+               if (c.get("communication") or {}).get("phone") and has_country(c))
