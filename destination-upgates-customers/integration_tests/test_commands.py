@@ -42,6 +42,10 @@ def test_check_succeeds_with_one_status_call(upgates_write_api):
         ({"api_url": "CLOSED"}, "Cannot reach an UPgates API at http://127.0.0.1:"),
         ({"api_url": "http://shop.example.com/api/v2"}, "plain http"),
         ({"mapping": {"preset": "custom", "field_templates": [{"field": "email", "template": "{{ x"}]}}, "is not valid Jinja"),
+        ({"mapping": {"preset": "custom", "field_templates": [{"field": "email", "template": "{{ 7 ** 1000000000 }}"}]}}, "refused"),
+        ({"rejected_records_path": "/proc/version"}, "cannot be used for the rejected-records file"),
+        ({"api_url": "http://example.invalid\\@127.0.0.1:1/api/v2"}, "contains a backslash"),
+        ({"api_url": "https://wrong-secret:x@shop.example.com/api/v2"}, "contains user-info"),
     ],
 )
 def test_check_failures_say_what_is_wrong(upgates_write_api, change, needle):
