@@ -107,6 +107,8 @@ def test_write_through_the_console_script(upgates_write_api, tmp_path):
     result = run_connector("destination-upgates-customers", "write", config=config, catalog=catalog_dict(), stdin=stdin_of(messages))
     assert result.returncode == 0, result.stderr[-2000:]
     assert [s["stream"]["stream_state"]["n"] for s in result.states] == [1, 2]
+    # what the Airbyte UI shows per state: the records it covers and how many were rejected
+    assert [(s["destinationStats"]["recordCount"], s["destinationStats"]["rejectedRecordCount"]) for s in result.states] == [(4, 0), (4, 1)]
     assert result.errors == []
     summary = [l for l in result.logs if l.startswith("Write summary")]
     assert summary and "records in 8, accepted 7, rejected 1 (not_updated: 1)" in summary[0]
