@@ -398,6 +398,7 @@ class LoyaltyHandler(StreamHandler):
                 with self.lock:
                     if self.max_lines is None or learnt < self.max_lines:
                         self.max_lines = learnt
+                        self.max_batch = learnt  # the loop re-sends the refused items in slices of it, not halves
                         logger.warning(
                             f"The loyalty platform accepts at most {learnt} lines per batch: later batches are sent in "
                             f"requests of {learnt}. Set the batch size to {learnt} to save the refused requests."

@@ -126,6 +126,9 @@ def test_batch_size_limit_is_learned(loyalty_factory, helpers, write_fast):
     assert any("at most 3 lines per batch" in x for x in result.logs)
     refused = [c for c in api.log.select(function="customers_batch") if c.body["profiles_data"].count("\n") > 3]
     assert len(refused) == 1  # only the first batch is refused; the second is sent in requests of 3
+    # the refused batch is re-sent in slices of the learnt limit: 1 refused + 2 x (3+3+3+1)
+    assert api.log.count(function="customers_batch") == 1 + 2 * 4
+    assert "bisections 0" in next(x for x in result.logs if x.startswith("Write summary"))
 
 
 def test_rejected_share_threshold_fails_after_writing_what_was_accepted(loyalty_api, helpers, write_fast):
