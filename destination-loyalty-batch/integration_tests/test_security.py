@@ -97,6 +97,20 @@ def test_templates_cannot_read_the_api_key(loyalty_api, write_fast):
     assert loyalty_api.api_key not in "".join(result.logs)
 
 
+@pytest.mark.parametrize("url", [
+    "http://example.invalid\\@127.0.0.1:8802",        # urllib would say loopback, urllib3 connects elsewhere
+    "https://someone:Pw-in-url-5521@api.clienttoolbox.com",
+    "https://api.clienttoolbox.com /x",
+])
+def test_api_urls_that_could_send_the_key_elsewhere_are_refused(url):
+    from destination_loyalty_batch.client import LoyaltyClient
+
+    with pytest.raises(AirbyteTracedException) as caught:
+        LoyaltyClient({"api_url": url, "user_id": "u", "api_key": "k" * 12, "account_id": "a"})
+    assert caught.value.failure_type == FailureType.config_error
+    assert "Pw-in-url-5521" not in caught.value.message
+
+
 def test_an_empty_api_url_says_which_url_it_falls_back_to(caplog):
     from destination_loyalty_batch.client import DEFAULT_URL, LoyaltyClient
 
