@@ -211,3 +211,13 @@ def test_concurrent_sends_lose_no_count_and_write_everything(loyalty_factory, wr
     assert f"customers new 120, updated 0" in summary(result) and f"requests customers_batch {sent} " in summary(result)
     assert [s["stream"]["stream_state"]["cursor"] for s in result.states][-1] == "end"
 
+
+
+def test_a_later_update_never_overtakes_an_earlier_one_with_requests_in_flight(loyalty_factory, write_fast, helpers):
+    api = loyalty_factory(latency=0.01)
+    records = [{"code": f"K{i % 5}", "first_name": f"v{i}", "email": f"k{i % 5}@example.com"} for i in range(60)]
+    result = write_fast(api, states_every(records, 7, helpers), batch_size=2, max_concurrent_requests=4)
+    assert result.error is None, result.error
+    last = {r["code"]: r["first_name"] for r in records}
+    assert {c: api.customers[c]["first_name"] for c in last} == last
+    assert [s["stream"]["stream_state"]["cursor"] for s in result.states] == [*range(7, 61, 7), "end"]
