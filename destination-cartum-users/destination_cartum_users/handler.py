@@ -14,6 +14,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common import BatchRefused, Item, Outcome, StreamHandler, redact
 
+from destination_cartum_users.mapping import decode_nested
 from destination_cartum_users.phones import PhonePolicy
 from destination_cartum_users.prices import map_prices, validate_prices
 
@@ -165,7 +166,7 @@ class UsersImportHandler(ImportHandler):
 
     def map(self, data: Mapping[str, Any]) -> dict:
         payload = self.mapper(data)
-        self.phones.apply(payload, data, self._note)
+        self.phones.apply(payload, decode_nested(data) if isinstance(data, Mapping) else {}, self._note)
         return payload
 
     def key(self, payload: Any, data: Mapping[str, Any]) -> Optional[str]:
