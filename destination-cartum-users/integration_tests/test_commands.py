@@ -48,6 +48,8 @@ def free_port() -> int:
         ({"shop_url": "CLOSED"}, "Cannot reach a Cartum API at http://127.0.0.1:"),
         ({"shop_url": "http://shop.example.com"}, "uses plain http"),
         ({"mapping": {"preset": "custom", "field_templates": [{"field": "title", "template": "{{ x"}]}}, "is not valid Jinja"),
+        ({"default_phone_region": "XX"}, "default_phone_region 'XX' is not an ISO 3166 alpha-2 country code"),
+        ({"rejected_records_path": "/proc/version"}, "/proc/version"),
     ],
 )
 def test_check_failures_say_what_is_wrong(cartum_write_api, change, needle):
@@ -93,6 +95,9 @@ def test_write_through_the_console_script(cartum_write_api, tmp_path):
     result = run_connector("destination-cartum-users", "write", config=config, catalog=catalog_dict(), stdin=stdin_of(messages))
     assert result.returncode == 0, result.stderr[-2000:]
     assert [s["stream"]["stream_state"]["n"] for s in result.states] == [1, 2]
+    # the Airbyte UI's per-sync figures: records and rejected records each echoed state covers
+    assert [(s["destinationStats"]["recordCount"], s["destinationStats"].get("rejectedRecordCount")) for s in result.states] == [
+        (4, 0), (4, 1)]
     assert result.errors == []
     summary = [l for l in result.logs if l.startswith("Write summary")]
     assert summary and "records in 8, accepted 7, rejected 1 (code 2: 1)" in summary[0]
