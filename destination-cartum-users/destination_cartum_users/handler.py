@@ -163,6 +163,7 @@ class UsersImportHandler(ImportHandler):
         self.phones = phones or PhonePolicy({})
         self._known: Optional[set[str]] = None  # dry run: e-mails in the shop
         self._folded: Optional[set[str]] = None  # the same, lower-cased
+        self._plan_lock = threading.Lock()
 
     def map(self, data: Mapping[str, Any]) -> dict:
         payload = self.mapper(data)
@@ -210,11 +211,14 @@ class UsersImportHandler(ImportHandler):
     def plan(self, items: Sequence[Item]) -> list[Outcome]:
         """Exact e-mail in the shop: update; the same e-mail in another case only: "create or
         update" (whether Cartum tells e-mails apart by case is undocumented); else create."""
+        with self._plan_lock:  # plan() runs in worker threads: one reads the shop, all share the sets
+            return self._plan(items)
+
+    def _plan(self, items: Sequence[Item]) -> list[Outcome]:
         known = self.known_emails()
-        with self._lock:
-            if self._folded is None:
-                self._folded = {e.lower() for e in known}
-            folded = self._folded
+        if self._folded is None:
+            self._folded = {e.lower() for e in known}
+        folded = self._folded
         out = []
         for item in items:
             email = item.key or ""

@@ -35,14 +35,15 @@ def test_dry_run_plans_creates_and_updates_and_writes_nothing(cartum_write_api, 
 
 
 def test_dry_run_reads_every_page_of_a_big_shop_and_counts_requests(cartum_write_factory, caplog):
-    api = cartum_write_factory(users=1200)
+    api = cartum_write_factory(users=1200, latency=0.05)
     emails = list(api.shop.users)
     records = [user(i, email=emails[i * 7]) for i in range(100)] + [user(10_000 + i) for i in range(50)]
     api.log.clear()
     with caplog.at_level("INFO", logger="airbyte"):
-        result = write(api, [record(r) for r in records] + [state(1)], dry_run=True, batch_size=40)
+        result = write(api, [record(r) for r in records] + [state(1)], dry_run=True, batch_size=40,
+                       max_concurrent_requests=3)
     assert result.error is None and result.states == []
-    # users/export once for the whole run: ceil(1200 / 500) pages + the EMPTY that ends it
+    # users/export once for the whole run (3 plans in flight): ceil(1200 / 500) pages + the EMPTY that ends it
     assert api.log.count(function="users/export") == 4 and api.log.count(function="users/import") == 0
     assert "would create 50, update 100, create or update 0, reject 0" in "\n".join(caplog.messages)
 
