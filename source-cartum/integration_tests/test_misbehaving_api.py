@@ -112,20 +112,24 @@ def test_records_stamped_in_the_future_are_emitted_with_a_warning_and_do_not_mov
     assert order["order_id"] in {o["order_id"] for o in sync.records(again, "orders")}
 
 
-def test_the_default_world_reads_in_full_without_the_future_stamped(sync, cartum_factory):
+def test_the_default_world_reads_in_full_future_stamped_included(sync, cartum_factory):
     api = cartum_factory(users=300, orders=120)
     out = sync.run(cartum_config_for(api, orders_window_days=366), ["users", "orders"], "incremental")
     assert not out.errors
-    now = api.local_now().strftime("%Y-%m-%d %H:%M:%S")
-    assert sorted(u["id"] for u in sync.records(out, "users")) == sorted(u["id"] for u in api.shop.users.values() if u["registered"] <= now)
-    assert len(sync.records(out, "orders")) == sum(o["stat_created"] <= now for o in api.shop.orders)
+    assert sorted(u["id"] for u in sync.records(out, "users")) == sorted(u["id"] for u in api.shop.users.values())
+    assert sorted(o["order_id"] for o in sync.records(out, "orders")) == sorted(o["order_id"] for o in api.shop.orders)
+    assert len([m for m in out.logs if "stamped in the future" in m.log.message]) == 4
+    # the next sync emits neither the future-stamped users nor the saved second's again
+    new = api.add_user()
+    again = sync.run(cartum_config_for(api, orders_window_days=366), ["users"], "incremental", state=sync.last_states(out))
+    assert [u["id"] for u in sync.records(again, "users")] == [new["id"]]
 
 
 def test_types_that_vary_are_still_read(sync, cartum_factory):
     api = cartum_factory(users=40, orders=40)
     api.switches["vary_types"] = True
     out = sync.run(cartum_config_for(api, orders_window_days=366), ["users", "orders"])
-    assert not out.errors and len(sync.records(out, "users")) == 38 and len(sync.records(out, "orders")) == 38
+    assert not out.errors and len(sync.records(out, "users")) == 40 and len(sync.records(out, "orders")) == 40
 
 
 # ---- issue 16 item 4: the cursor's second holds a whole bulk import ---------------------------

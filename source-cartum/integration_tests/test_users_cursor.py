@@ -180,11 +180,13 @@ def test_cursor_a_little_ahead_still_reads_and_a_future_registration_does_not_mo
     ahead = (api.local_now() + timedelta(minutes=30)).replace(tzinfo=api.tz).strftime("%Y-%m-%dT%H:%M:%S%z")
     out = sync.run(config, ["users"], "incremental", state=state_of(ahead))
     assert not out.errors and api.log.count(function="users/export") == 1
-    # a bogus registration date in the future (`to` is today) is not read incrementally and
-    # does not push the cursor past today's registrations
-    api.add_user(registered=api.local_now() + timedelta(days=3))
+    # a bogus registration date in the future is read and emitted (with a warning), does not push
+    # the cursor past the sync's start, and is not emitted again by the next sync
+    bogus = api.add_user(registered=api.local_now() + timedelta(days=3))
     first = sync.run(config, ["users"], "incremental")
-    assert len(ids(sync, first)) == 20
+    assert len(ids(sync, first)) == 21 and bogus["id"] in ids(sync, first)
+    assert users_state(sync.last_states(first))["ids_ahead"] == {str(bogus["id"]): bogus["registered"]}
     new = api.add_user()
     second = sync.run(config, ["users"], "incremental", state=sync.last_states(first))
-    assert new["id"] in ids(sync, second)
+    assert ids(sync, second) == [new["id"]]
+    assert users_state(sync.last_states(second))["ids_ahead"] == {str(bogus["id"]): bogus["registered"]}

@@ -489,7 +489,7 @@ class ProgressOffsetIncrement(OffsetIncrement):
             first = users.get("users", [None])[0] if isinstance(users, dict) else None
         except (ValueError, AttributeError, IndexError):
             first = None
-        if isinstance(first, dict) and first.get("id") == skip["ids"][-1] and first.get("registered") == skip["wall"]:
+        if isinstance(first, dict) and first.get("id") == skip["ids"][-1] and str(first.get("registered") or "") >= skip["wall"]:
             LOGGER.info(f"users: {offset} users of the saved second {skip['wall']} were emitted before; not asked for again.")
             return None
         LOGGER.warning(

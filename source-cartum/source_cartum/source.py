@@ -40,6 +40,8 @@ LOGGER = logging.getLogger("airbyte")
 # in the state JSON). A second holding more users than this re-emits the rest once.
 MAX_IDS_AT_CURSOR = 10_000
 IDS_KEY = "ids_at_cursor"
+AHEAD_KEY = "ids_ahead"
+MAX_IDS_AHEAD = 1_000  # users stamped in the future remembered in the state
 USERS_CURSOR = "registered_at"
 ORDERS_CURSOR = "stat_created_at"
 TIMEOUTS = {"connect_timeout_seconds": ("connect_timeout_in_seconds", 10), "read_timeout_seconds": ("read_timeout_in_seconds", 60)}
@@ -102,6 +104,9 @@ class SourceCartum(YamlDeclarativeSource):
         the DST hour or from the future, precision `second`)."""
         users = self._saved.get("users") or {}
         value, ids = users.get(USERS_CURSOR), users.get(IDS_KEY)
+        ahead = users.get(AHEAD_KEY)
+        if isinstance(ids, list) and isinstance(ahead, dict):
+            ids = ids + [int(k) for k in ahead if str(k).isdigit()]
         config = getattr(self, "_config", None)
         if not isinstance(value, str) or not isinstance(ids, list) or config is None or not self._users_incremental:
             return
@@ -177,7 +182,11 @@ def _retries_exhausted_message(error: Any, host: str, retries: Any) -> None:
 
 
 class _CursorGuard:
-    """The users ids at the cursor's second, and the future guard of users and orders."""
+    """The users ids already emitted at or after the cursor, and the future guard of users and
+    orders. The users state holds `ids_at_cursor` (ids emitted at the cursor's second) and
+    `ids_ahead` ({id: registered} of users emitted with a registration after the cursor: stamped
+    in the future). Both are asked for again by the next sync (`from` = the cursor's second) and
+    not emitted again while their registration is unchanged."""
 
     def __init__(self, config: Mapping[str, Any], saved: Mapping[str, Mapping[str, Any]]) -> None:
         self.zone = components.shop_zone(config)
@@ -187,8 +196,15 @@ class _CursorGuard:
         self.saved_at = _aware(users.get(USERS_CURSOR))
         ids = users.get(IDS_KEY)
         self.saved_ids = {i for i in ids if isinstance(i, int)} if isinstance(ids, list) and self.saved_at else set()
-        self.max_at: Optional[datetime] = None
-        self.ids_at_max: set = set()
+        ahead = users.get(AHEAD_KEY)
+        self.saved_ahead: Dict[int, str] = {}
+        if isinstance(ahead, dict) and self.saved_at:
+            for key, raw in ahead.items():
+                if str(key).isdigit() and isinstance(raw, str):
+                    self.saved_ahead[int(key)] = raw
+        self.top: Optional[datetime] = None  # the latest registration seen at or before the sync's start
+        self.ids_at_top: set = set()
+        self.future: Dict[int, tuple] = {}  # id -> (aware, raw) of users seen registered after the start
         self.skipped = 0
         self.emitted: set = set()
         self.warned: set = set()
@@ -206,29 +222,46 @@ class _CursorGuard:
                 f"{self.started.isoformat()} shop time). It is emitted, but the cursor does not move past the sync's start."
             )
 
+    def _seen_user(self, uid: Any, at: datetime, raw: Any) -> None:
+        if not isinstance(uid, int):
+            return
+        if at > self.started:
+            if len(self.future) < MAX_IDS_AHEAD:
+                self.future[uid] = (at, raw)
+        elif self.top is None or at > self.top:
+            self.top, self.ids_at_top = at, {uid}
+        elif at == self.top:
+            self.ids_at_top.add(uid)
+
     def keep(self, stream: str, data: MutableMapping[str, Any]) -> bool:
         if stream == "users":
             at = _aware(data.get(USERS_CURSOR))
             uid = data.get("id")
             if at is None:
                 return True
-            if self.saved_at is not None and at == self.saved_at and uid in self.saved_ids:
+            self._seen_user(uid, at, data.get("registered"))
+            if self.saved_at is not None and (
+                (at == self.saved_at and uid in self.saved_ids)
+                or (uid in self.saved_ahead and self.saved_ahead[uid] == data.get("registered"))
+            ):
                 self.skipped += 1
-                return False  # emitted by an earlier sync at the saved second
+                return False  # emitted by an earlier sync, registration unchanged
             if uid in self.emitted:
                 return False  # emitted by this sync already (a page read again)
             self.emitted.add(uid)
             if at > self.started + timedelta(minutes=10):
                 self._warn_future("users", f"id {uid}", data.get("registered"))
-            if self.max_at is None or at > self.max_at:
-                self.max_at, self.ids_at_max = at, {uid}
-            elif at == self.max_at:
-                self.ids_at_max.add(uid)
         elif stream == "orders":
             at = _aware(data.get(ORDERS_CURSOR))
             if at is not None and at > self.started + timedelta(minutes=10):
                 self._warn_future("orders", f"order_id {data.get('order_id')}", data.get("stat_created"))
         return True
+
+    def _wall(self, raw: str) -> Optional[datetime]:
+        try:
+            return datetime.strptime(raw, "%Y-%m-%d %H:%M:%S").replace(tzinfo=self.zone)
+        except (TypeError, ValueError):
+            return None
 
     def fix_state(self, stream_state: Any) -> None:
         name = stream_state.stream_descriptor.name
@@ -244,16 +277,30 @@ class _CursorGuard:
                 LOGGER.warning(f"users: the cursor would move to {at.isoformat()}, past the sync's start; it stays at {limit.isoformat()}.")
                 at = limit
                 values[USERS_CURSOR] = at.strftime(components.STATE_FORMAT)
-            ids: set = set()
-            if self.max_at is not None and at == self.max_at:
-                ids |= self.ids_at_max
+            at_cursor: set = set()
+            ahead: Dict[int, str] = {}
+            if self.top is not None and at == self.top:
+                at_cursor |= self.ids_at_top
             if self.saved_at is not None and at == self.saved_at:
-                ids |= self.saved_ids
-            kept = sorted(i for i in ids if isinstance(i, int))
+                at_cursor |= self.saved_ids
+            # users registered after the cursor (stamped in the future): seen now, or remembered
+            remembered = {uid: (self._wall(raw), raw) for uid, raw in self.saved_ahead.items()}
+            for uid, (when, raw) in list(remembered.items()) + list(self.future.items()):
+                if when is None or not isinstance(raw, str):
+                    continue
+                if when == at:
+                    at_cursor.add(uid)
+                elif when > at:
+                    ahead[uid] = raw
+            kept = sorted(i for i in at_cursor if isinstance(i, int))
             if len(kept) > MAX_IDS_AT_CURSOR:
                 LOGGER.info(f"users: {len(kept)} users share the cursor's second; the state keeps {MAX_IDS_AT_CURSOR} of their ids, the next sync emits the others again.")
                 kept = kept[-MAX_IDS_AT_CURSOR:]
             values[IDS_KEY] = kept
+            if ahead:
+                values[AHEAD_KEY] = {str(k): ahead[k] for k in sorted(ahead)[:MAX_IDS_AHEAD]}
+            else:
+                values.pop(AHEAD_KEY, None)
         else:
             value = values.get(ORDERS_CURSOR)
             today = self.limit().date()
@@ -269,4 +316,4 @@ class _CursorGuard:
 
     def summary(self) -> None:
         if self.skipped:
-            LOGGER.info(f"users: {self.skipped} users of the saved cursor's second were emitted by an earlier sync and are not emitted again.")
+            LOGGER.info(f"users: {self.skipped} users of the saved cursor's second (or stamped after it) were emitted by an earlier sync and are not emitted again.")
