@@ -159,6 +159,10 @@ class _Batch:
 
 
 _NEVER = float("inf")
+
+
+class _NotSent(Exception):
+    """A batch that was not sent because an earlier send() raised."""
 _QUEUED_AHEAD = 1  # batches submitted beyond max_concurrent_requests (waiting for a worker)
 
 
@@ -231,6 +235,7 @@ class WriteLoop:
         self._loose = _Segment()
         self._failed_floor = _NEVER
         self._error: Optional[BaseException] = None
+        self._stop_sending = threading.Event()
         self._executor: Optional[ThreadPoolExecutor] = None
         self._wake: Callable[[], None] = lambda: None
         self._stream_rejects: dict[str, Counter[str]] = {}
@@ -435,9 +440,14 @@ class WriteLoop:
             self._key_bucket[(stream, key)] = bucket
         else:
             buffer[("#", self._seq)] = item
-        if len(buffer) >= self.batch_size:
+        if len(buffer) >= self._batch_limit(handler):
             self._dispatch(bucket)
         self._progress()
+
+    def _batch_limit(self, handler: StreamHandler) -> int:
+        """batch_size, or the handler's learnt max_batch when lower (batches then fit one request)."""
+        limit = self.handler_limit(handler)
+        return min(self.batch_size, limit) if limit else self.batch_size
 
     def _progress(self) -> None:
         if self.stats.records_in % self.progress_every == 0:
@@ -508,7 +518,8 @@ class WriteLoop:
             return
         for bucket, bucket_floor in list(self._bucket_floor.items()):
             if bucket_floor <= oldest.point:
-                if len(self._buffers.get(bucket) or ()) < self.batch_size:
+                handler = self.handlers[self._bucket_stream[bucket]]
+                if len(self._buffers.get(bucket) or ()) < self._batch_limit(handler):
                     self.stats.delayed_flushes += 1
                 self._dispatch(bucket)
 
@@ -555,24 +566,42 @@ class WriteLoop:
                 break
             wait([b.future for b in (blockers or self._inflight) if b.future is not None], return_when=FIRST_COMPLETED)
         batch = _Batch(handler, items, keys, floor)
-        batch.future = self._ensure_executor().submit(self.settle, handler, items)
+        batch.future = self._ensure_executor().submit(self._run_batch, handler, items)
         batch.future.add_done_callback(lambda _f: self._wake())
         self._inflight.append(batch)
         self.stats.max_in_flight = max(self.stats.max_in_flight, min(len(self._inflight), self.max_concurrent_requests))
+
+    def _run_batch(self, handler: StreamHandler, items: Sequence[Item]) -> None:
+        """A worker's task: settle one batch, unless an earlier batch's send() already raised
+        (then it is not sent at all: the sync stops after the requests in flight)."""
+        if self._stop_sending.is_set():
+            raise _NotSent()
+        try:
+            self.settle(handler, items)
+        except BaseException:
+            self._stop_sending.set()
+            raise
 
     def _reap(self) -> None:
         """Forget finished batches; keep the first error (its records stay unsettled)."""
         still: list[_Batch] = []
         for batch in self._inflight:
-            if batch.future is not None and not batch.future.done():
+            future = batch.future
+            if future is not None and not future.done():
                 still.append(batch)
                 continue
-            exc = batch.future.exception() if batch.future is not None else None
+            if future is None:
+                continue
+            exc = _NotSent() if future.cancelled() else future.exception()
             if exc is not None:
                 self._failed_floor = min(self._failed_floor, batch.floor)
-                if self._error is None:
+                if self._error is None and not isinstance(exc, _NotSent):
                     self._error = exc
         self._inflight = still
+        if self._error is not None:
+            for batch in still:
+                if batch.future is not None:
+                    batch.future.cancel()  # queued, not started: never sent
 
     def _drain(self) -> None:
         """Wait for every batch in flight to finish."""

@@ -221,3 +221,27 @@ def test_an_error_from_send_stops_after_requests_in_flight_finish_with_no_state_
     assert 2 not in echoed and 3 not in echoed
     assert 4 in finished  # the batch in flight finished before the run stopped
     assert threading.active_count() < 20
+
+
+def test_after_a_send_raised_a_batch_queued_for_a_worker_is_never_sent():
+    mapped = threading.Event()
+
+    class Stopper(FakeHandler):
+        def map(self, data):
+            if data["email"] == "c@x.io":
+                mapped.set()  # by now b@ was submitted, queued behind boom@
+            return super().map(data)
+
+        def send(self, items):
+            self.calls.append([i.key for i in items])
+            if items[0].key == "boom@x.io":
+                mapped.wait(LIVENESS)
+                raise AirbyteTracedException(message="quota exhausted", failure_type=FailureType.transient_error)
+            return [Outcome.accepted() for _ in items]
+
+    handler = Stopper()
+    loop = WriteLoop({"users": handler}, batch_size=1, max_concurrent_requests=1)
+    with pytest.raises(AirbyteTracedException, match="quota"):
+        list(loop.run([record({"email": e}) for e in ["boom@x.io", "b@x.io", "c@x.io", "d@x.io"]] + [state(1)]))
+    assert handler.calls == [["boom@x.io"]]
+    assert loop.stats.states == 0

@@ -1,4 +1,5 @@
 import json
+import threading
 
 import pytest
 from airbyte_cdk.models import FailureType, Type
@@ -225,9 +226,40 @@ def test_max_batch_learned_from_a_size_refusal_slices_later_batches():
 
     handler = Limited()
     loop = WriteLoop({"users": handler}, batch_size=8)
-    run(loop, [record({"email": f"u{i}@x.io"}) for i in range(16)])
+    learnt = threading.Event()
+    orig = handler.send
+
+    def send(items):
+        try:
+            return orig(items)
+        finally:
+            if handler.max_batch:
+                learnt.set()
+
+    handler.send = send
+
+    def messages():
+        for i in range(8):
+            yield record({"email": f"u{i}@x.io"})
+        assert learnt.wait(10)  # the next records arrive once the limit is learnt
+        for i in range(8, 16):
+            yield record({"email": f"u{i}@x.io"})
+
+    run(loop, messages())
+    # the refused 8 are re-sent in slices of 3; later batches are filled to 3, not to 8 and sliced
     assert [len(c) for c in handler.calls] == [8, 3, 3, 2, 3, 3, 2]
     assert loop.stats.accepted == 16 and loop.rejects.total == 0
+    assert loop.stats.batches == 7
+
+
+def test_batches_fill_to_a_learnt_max_batch_below_batch_size():
+    class Limited(FakeHandler):
+        max_batch = 4
+
+    handler = Limited()
+    loop = WriteLoop({"users": handler}, batch_size=10)
+    run(loop, [record({"email": f"u{i}@x.io"}) for i in range(20)])
+    assert [len(c) for c in handler.calls] == [4, 4, 4, 4, 4]  # ceil(20 / 4), not 2 × (4 + 4 + 2)
 
 
 class GroupedHandler(FakeHandler):
