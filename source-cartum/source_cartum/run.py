@@ -60,6 +60,20 @@ def check_inputs(args: List[str]) -> None:
         config = _load(config_path, "config")
         if not isinstance(config, dict):
             raise InputError(f"The config file {config_path} must hold a JSON object (it holds a {type(config).__name__}).")
+        start = config.get("start_date")
+        if isinstance(start, str):
+            try:
+                datetime.strptime(start, "%Y-%m-%d")
+            except ValueError:
+                raise InputError(f"The config file {config_path}, field 'start_date': {start[:20]!r} is not a date (YYYY-MM-DD).") from None
+        zone = config.get("shop_timezone")
+        if isinstance(zone, str) and zone:
+            from zoneinfo import ZoneInfo
+
+            try:
+                ZoneInfo(zone)
+            except (ValueError, KeyError, OSError):
+                raise InputError(f"The config file {config_path}, field 'shop_timezone': {zone[:40]!r} is not an IANA time zone (e.g. Europe/Kyiv).") from None
         if isinstance(config.get("shop_url"), str):
             # Before the CDK's spec validation, whose message would quote a URL's user-info.
             from airbyte_cdk.utils.traced_exception import AirbyteTracedException

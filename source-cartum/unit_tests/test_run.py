@@ -22,6 +22,9 @@ def _users_state(value: object) -> list:
     [
         ("config", "{ not json", ["config file", "not valid JSON"]),
         ("config", "[1, 2]", ["config file", "JSON object"]),
+        ("config", json.dumps({**GOOD_CONFIG, "start_date": "2026-02-30"}), ["config file", "'start_date'", "2026-02-30"]),
+        ("config", json.dumps({**GOOD_CONFIG, "shop_timezone": "Europe/Atlantis"}), ["config file", "'shop_timezone'"]),
+        ("config", json.dumps({**GOOD_CONFIG, "shop_url": "https://u:Pw-In-Url@shop.example.com"}), ["config file", "'shop_url'", "user name or password"]),
         ("catalog", "{ nope", ["catalog file", "not valid JSON"]),
         ("catalog", "[]", ["catalog file", "'streams'"]),
         ("state", "not json at all", ["state file", "not valid JSON"]),
@@ -49,6 +52,7 @@ def test_unreadable_inputs_are_config_errors_naming_file_and_field(tmp_path: Pat
     assert str(tmp_path / f"{which}.json") in error["message"]
     for word in words:
         assert word in error["message"]
+    assert "Pw-In-Url" not in proc.stdout + proc.stderr
 
 
 def test_spec_needs_no_declarative_machinery() -> None:
