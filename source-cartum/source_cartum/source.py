@@ -152,7 +152,8 @@ class SourceCartum(YamlDeclarativeSource):
     def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Optional[List[Any]] = None) -> Iterator[AirbyteMessage]:
         if self._url_error is not None:
             raise self._url_error
-        guard = _CursorGuard(self._cartum_config or config, self._saved)
+        # A full refresh of users ignores the saved state: nothing is dropped then.
+        guard = _CursorGuard(self._cartum_config or config, self._saved if self._users_incremental else {})
         for message in super().read(logger, config, catalog, state):
             if message.type == Type.RECORD and message.record is not None:
                 if not guard.keep(message.record.stream, message.record.data):
