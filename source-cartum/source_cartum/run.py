@@ -139,9 +139,11 @@ def _spec() -> None:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     manifest = yaml.load(resources.files("source_cartum").joinpath("manifest.yaml").read_text(encoding="utf-8"), Loader=loader)
     spec = manifest["spec"]
-    out = {"connectionSpecification": spec["connection_specification"]}
+    # The same message as the CDK's `spec` (checked by unit_tests/test_run.py).
+    out: dict = {}
     if spec.get("documentation_url"):
         out["documentationUrl"] = spec["documentation_url"]
+    out.update({"connectionSpecification": spec["connection_specification"], "supportsNormalization": False, "supportsDBT": False})
     print(json.dumps({"type": "SPEC", "spec": out}, ensure_ascii=False), flush=True)
 
 

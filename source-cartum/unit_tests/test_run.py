@@ -76,3 +76,17 @@ def test_source_is_built_with_config_catalog_and_state(tmp_path: Path) -> None:
     source = run._get_source(["read", "--config", str(config), "--catalog", str(catalog), "--state", str(state)])
     assert source is not None
     assert {s.name for s in source.streams(json.loads(config.read_text()))} == {"users", "customer_groups", "price_levels", "orders"}
+
+
+def test_spec_is_the_cdks_spec() -> None:
+    import logging
+    import subprocess
+    import sys
+
+    from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, Type
+
+    from source_cartum import SourceCartum
+
+    cdk = AirbyteMessageSerializer.dump(AirbyteMessage(type=Type.SPEC, spec=SourceCartum().spec(logging.getLogger("test"))))
+    proc = subprocess.run([sys.executable, "-c", "from source_cartum.run import run; import sys; sys.argv=['source-cartum','spec']; run()"], capture_output=True, text=True, timeout=120)
+    assert json.loads(proc.stdout) == cdk
