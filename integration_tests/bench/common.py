@@ -39,6 +39,7 @@ class Sizes:
     dest_latency_records: int = 20_000
     pipeline_customers: int = 100_000
     pipeline_reps: int = 1
+    realistic_records: int = 10_000  # issue 13's rows: the demo's connections on real-shop worlds
 
     @classmethod
     def quick(cls) -> "Sizes":
@@ -46,13 +47,14 @@ class Sizes:
             reps=1,
             upgates_customers=2_000,
             cpu_customers=2_000,
-            upgates_latency_customers=1_500,
+            upgates_latency_customers=20_000,  # the goal's 200 pages (issue 16 item 3): ~10 s
             cartum_users=2_000,
             cartum_orders=2_000,
             dest_small=2_000,
             dest_large=10_000,
-            dest_latency_records=2_000,
+            dest_latency_records=10_000,  # enough batches at 4 in flight for a steady rate
             pipeline_customers=2_000,
+            realistic_records=2_000,
         )
 
 
@@ -64,14 +66,31 @@ class Row:
     ideal: float | None = None
     unit: str = ""
     note: str = ""
-    ratio_of: str = "measured/ideal"  # how the ratio column reads
+    ratio_of: str = "measured/ideal"  # how the ratio column reads ("ideal/measured" for rates)
     extra: dict[str, Any] = field(default_factory=dict)
+    goal: str = ""  # the issue's goal for this figure, on the ratio: "≤ 1.15", "≥ 0.95", "= 1.00"
 
     @property
     def ratio(self) -> float | None:
-        if self.measured is None or not self.ideal:
+        if self.measured is None or not self.ideal or self.measured.median != self.measured.median:
             return None
+        if self.ratio_of == "ideal/measured":
+            return self.ideal / self.measured.median if self.measured.median else None
         return self.measured.median / self.ideal
+
+    @property
+    def verdict(self) -> str:
+        """Whether the ratio meets the goal: "met", "NOT met" or "" (no goal or no ratio)."""
+        ratio = self.ratio
+        if ratio is None or not self.goal:
+            return ""
+        op, _, number = self.goal.partition(" ")
+        try:
+            target = float(number.split()[0].replace("×", ""))
+        except (ValueError, IndexError):
+            return ""
+        ok = {"≤": ratio <= target + 1e-9, "≥": ratio >= target - 1e-9, "=": abs(ratio - target) < 0.005}.get(op)
+        return "" if ok is None else ("met" if ok else "NOT met")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +100,9 @@ class Row:
             "measured": self.measured.as_dict() if self.measured else None,
             "ideal": self.ideal,
             "ratio": None if self.ratio is None else round(self.ratio, 3),
+            "ratio_of": self.ratio_of,
+            "goal": self.goal or None,
+            "verdict": self.verdict or None,
             "note": self.note,
             **({"extra": self.extra} if self.extra else {}),
         }
@@ -129,12 +151,14 @@ def format_row(row: Row) -> str:
     if m is not None and len(m.values) == 1:
         spread = "n=1"
     ratio = "-" if row.ratio is None else f"{row.ratio:.2f}"
-    return " | ".join([row.figure, f"{measured} {row.unit}".strip(), spread, fmt_num(row.ideal, row.unit), ratio, row.note])
+    goal = f"goal {row.goal}: {row.verdict}" if row.goal else ""
+    return " | ".join([row.figure, f"{measured} {row.unit}".strip(), spread, fmt_num(row.ideal, row.unit), ratio, goal, row.note])
 
 
 def table(rows: Sequence[Row]) -> str:
     """A Markdown table: it prints readably and goes into docs/performance.md as it is."""
-    out = ["| # | figure | measured (median) | spread: min–max | ideal | measured / ideal | note |", "|---|---|---|---|---|---|---|"]
+    out = ["| # | figure | measured (median) | spread: min–max | ideal | ratio | goal | note |",
+           "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         m = row.measured
         measured = "-" if m is None else f"{fmt_num(m.median, row.unit)} {row.unit}".strip()
@@ -143,8 +167,11 @@ def table(rows: Sequence[Row]) -> str:
         else:
             spread = f"{fmt_num(m.lo, row.unit)}–{fmt_num(m.hi, row.unit)} (n={len(m.values)}, ±{m.spread_pct / 2:.0f}%)"
         ratio = "-" if row.ratio is None else f"{row.ratio:.2f}"
+        if row.ratio is not None and row.ratio_of != "measured/ideal":
+            ratio += f" ({row.ratio_of})"
         ideal = "-" if row.ideal is None else f"{fmt_num(row.ideal, row.unit)} {row.unit}".strip()
-        out.append(f"| {row.section} | {row.figure} | {measured} | {spread} | {ideal} | {ratio} | {row.note} |")
+        goal = "-" if not row.goal else f"{row.goal}" + (f" **{row.verdict}**" if row.verdict else "")
+        out.append(f"| {row.section} | {row.figure} | {measured} | {spread} | {ideal} | {ratio} | {goal} | {row.note} |")
     return "\n".join(out)
 
 

@@ -30,6 +30,7 @@ def main() -> int:
         spec["destination_config"],
         streams=spec.get("streams"),
         destination_sync_mode=spec.get("destination_sync_mode", "append_dedup"),
+        destination_object_name=spec.get("destination_object_name"),
         state_dir=spec["state_dir"],
     )
     pipeline.reset()
@@ -38,6 +39,7 @@ def main() -> int:
         "ok": run.ok,
         "records_read": run.records_read,
         "states_committed": run.states_committed,
+        "states_from_source": run.states_from_source,
         "seconds": run.seconds,
         "source_errors": run.source_errors[-3:],
         "destination_errors": run.destination_errors[-3:],

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.common import Results, Row, Sizes, Workdir, installed, script
+from bench.common import Results, Row, Sizes, Workdir, ceil_div, installed, script
 from bench.measure import parse_time_v, stat, time_v_prefix
 from bench.sources import _past_clock, cartum_config, upgates_config
 from bench.worlds import BenchCartum, BenchUpgates, SinkCartum, SinkLoyalty, lean_log
@@ -24,7 +24,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def _run_pipeline(work: Workdir, name: str, source: str, source_config: dict[str, Any], destination: str,
-                  destination_config: dict[str, Any], streams: list[str], rep: int) -> dict[str, Any]:
+                  destination_config: dict[str, Any], streams: list[str], rep: int,
+                  object_name: str | None = None) -> dict[str, Any]:
     times = {k: work.path / f"{name}-{rep}-{k}.time" for k in ("source", "destination")}
     spec = {
         "name": name,
@@ -33,6 +34,7 @@ def _run_pipeline(work: Workdir, name: str, source: str, source_config: dict[str
         "destination": time_v_prefix(times["destination"]) + [script(destination)],
         "destination_config": destination_config,
         "streams": streams,
+        "destination_object_name": object_name,
         "state_dir": str(work.path / "state"),
     }
     spec_path = work.write_json(f"{name}-spec", spec)
@@ -57,6 +59,8 @@ def bench_pipelines(results: Results, sizes: Sizes, log: Callable[[str], None]) 
         results.skip(section, "pipelines", f"not installed: {missing}")
         return
     work = Workdir("pipelines")
+    # Tidy worlds (the Bench* default): this item measures the pipes (every record sent,
+    # requests vs ceil(N/batch)); item 7 runs the real-shop worlds.
     upgates = BenchUpgates(clock=_past_clock())
     upgates.bulk_seed(n)
     upgates = lean_log(upgates).start()
@@ -66,22 +70,25 @@ def bench_pipelines(results: Results, sizes: Sizes, log: Callable[[str], None]) 
     try:
         plans = [
             ("A", "UPgates customers → Cartum users", "source-upgates-customers", upgates_config(upgates), ["customers"],
-             "destination-cartum-users",
+             "destination-cartum-users", "users", cartum_dst, "users/import", 100,
              {"shop_url": cartum_dst.url, "login": cartum_dst.login, "password": cartum_dst.password, "b2b": True,
               "batch_size": 100, "mapping": {"preset": "upgates_customer"}, "max_rejected_percent": 100}),
             ("B", "Cartum users → loyalty", "source-cartum", cartum_config(cartum_src), ["users"],
-             "destination-loyalty-batch",
+             "destination-loyalty-batch", "customers", loyalty, "customers_batch", 500,
              {"api_url": loyalty.url, "user_id": loyalty.user_id, "api_key": loyalty.api_key, "account_id": loyalty.account_id,
               "campaigns": loyalty.campaign_ids[:1], "record_mapping": "cartum_user", "batch_size": 500,
               "allow_undo": False, "max_rejected_share": 1}),
         ]
-        for key, title, src, src_cfg, streams, dst, dst_cfg in plans:
+        for key, title, src, src_cfg, streams, dst, obj, sink, function, batch, dst_cfg in plans:
             src_key = (src if src != "source-cartum" else f"source-cartum:{streams[0]}", n)
             alone = [results.alone.get(src_key), results.alone.get((dst, n))]
             ideal = max(alone) if None not in alone else None
             runs = []
+            writes = []
             for rep in range(sizes.pipeline_reps):
-                out = _run_pipeline(work, f"pipeline-{key}", src, src_cfg, dst, dst_cfg, streams, rep)
+                sink.log.clear()
+                out = _run_pipeline(work, f"pipeline-{key}", src, src_cfg, dst, dst_cfg, streams, rep, obj)
+                writes.append(sink.log.count(function=function))
                 runs.append(out)
                 t = out["time"]
                 log(f"pipeline {key} {rep + 1}: {out['records_read']} in {out['seconds']:.1f}s; peak MB source "
@@ -93,6 +100,11 @@ def bench_pipelines(results: Results, sizes: Sizes, log: Callable[[str], None]) 
             results.add(Row(section, f"pipeline {key}: {title}, {n:,} customers: end-to-end time", stat(r["seconds"] for r in runs),
                             ideal, "s", note=f"{reference}{read:,} records, {read / stat(r['seconds'] for r in runs).median:,.0f} rec/s; "
                                             f"includes discover; destination: {(runs[-1].get('summary') or '-').split('): ', 1)[-1][:110]}"))
+            states_in = runs[-1].get("states_from_source")
+            results.add(Row(section, f"  pipeline {key}: {function} requests for {read:,} records, batch {batch}",
+                            stat(writes), ceil_div(read, batch), goal="= 1.00",
+                            note=f"ideal ceil(N/batch) whatever the source's checkpoints (issue 16 item 2); "
+                                 f"{states_in} states from the source, {runs[-1].get('states_committed')} echoed"))
             for proc in ("source", "destination", "runner"):
                 results.add(Row(section, f"  pipeline {key}: peak RSS of the {proc} process",
                                 stat(r["time"][proc].get("maxrss_mb", float("nan")) for r in runs), None, "MB",
