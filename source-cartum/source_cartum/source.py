@@ -209,6 +209,7 @@ class _CursorGuard:
         self.skipped = 0
         self.emitted: set = set()
         self.warned: set = set()
+        self.clamped: set = set()
 
     def limit(self) -> datetime:
         """The latest a cursor may be: this sync's start, or the shop's clock if it is ahead."""
@@ -275,7 +276,9 @@ class _CursorGuard:
                 return
             limit = self.limit()
             if at > limit:
-                LOGGER.warning(f"users: the cursor would move to {at.isoformat()}, past the sync's start; it stays at {limit.isoformat()}.")
+                if "users" not in self.clamped:  # once per sync; each such record had its own warning
+                    self.clamped.add("users")
+                    LOGGER.info(f"users: the cursor would move to {at.isoformat()} (a user stamped in the future); it stays at {limit.isoformat()}.")
                 at = limit
                 values[USERS_CURSOR] = at.strftime(components.STATE_FORMAT)
             at_cursor: set = set()
@@ -311,7 +314,9 @@ class _CursorGuard:
                 except ValueError:
                     return
                 if day > today:
-                    LOGGER.warning(f"orders: the cursor would move to {value}, past the sync's start; it stays at {today.isoformat()}.")
+                    if "orders" not in self.clamped:
+                        self.clamped.add("orders")
+                        LOGGER.info(f"orders: the cursor would move to {value} (an order stamped in the future); it stays at {today.isoformat()}.")
                     values[ORDERS_CURSOR] = today.isoformat()
         stream_state.stream_state = AirbyteStateBlob(**values)
 
