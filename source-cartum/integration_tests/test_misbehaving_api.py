@@ -203,3 +203,30 @@ def test_a_full_refresh_with_a_saved_state_drops_nobody(sync, cartum_factory):
     full = sync.run(config, ["users"], "full_refresh", state=sync.last_states(first))
     # (the CDK still starts a full-refresh users read at a state it is given: the saved second)
     assert len(sync.records(full, "users")) == 120  # none of them dropped as "emitted before"
+
+
+def test_the_demos_timing_users_import_requests_landing_in_one_second(sync, cartum_factory):
+    # The timing that made the demo's re-read vary: a destination's users/import requests land
+    # back to back, and every user of a request is registered at the shop's current second. A
+    # stopped emulator clock puts all 20 requests of 100 in the same second, deterministically
+    # (the demo's "2,025" run), whatever the machine's speed.
+    import requests
+
+    from commerce_emulators.base import Clock
+
+    api = cartum_factory(tidy=True, users=40, orders=0, clock=Clock(speed=0))
+    token = requests.post(f"{api.url}/api/auth/", json={"login": api.login, "password": api.password}, timeout=10).json()["response"]["token"]
+    for batch in range(20):
+        users = [{"email": f"bulk.{batch}.{i}@example.com", "title": f"Bulk {batch} {i}"} for i in range(100)]
+        answer = requests.post(f"{api.url}/api/users/import/", json={"token": token, "users": users}, timeout=30).json()
+        assert answer["status"] == "OK"
+    assert len({u["registered"] for u in api.shop.users.values() if u["email"].startswith("bulk.")}) == 1
+    config = cartum_config_for(api, page_size=100)
+    first = sync.run(config, ["users"], "incremental")
+    assert len(sync.records(first, "users")) == 2040
+    api.clock.advance(30)
+    signups = [api.add_user() for _ in range(25)]
+    api.log.clear()
+    second = sync.run(config, ["users"], "incremental", state=sync.last_states(first))
+    assert [u["id"] for u in sync.records(second, "users")] == [u["id"] for u in signups]  # 0.2.0: 2,025
+    assert api.log.count(function="users/export") == 2  # 0.2.0: 21
