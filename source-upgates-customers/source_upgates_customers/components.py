@@ -384,11 +384,16 @@ class CustomersPass:
         self._lock = threading.Lock()
         self._message_repository = message_repository
         self._logger = logger
-        # Back-pressure: a page is requested only when the records waiting for the main thread
-        # (the CDK's queue) are fewer than this, so the pages bought but not yet delivered (lost
-        # by a kill) stay about one per worker instead of the queue's 10,000 records.
-        self.output_queue: Any = getattr(message_repository, "_queue", None)
-        self.max_waiting_items = 2
+        # Back-pressure: a page is bought only while fewer than `limit` (= num_workers) pages are
+        # bought and not yet settled, a page being settled once its STATE has been written and
+        # flushed to stdout (run.py), or has left the source (`read`) when no one flushes. So a
+        # kill re-buys at most `limit` pages, whatever the machine's load, and up to `limit`
+        # requests overlap. Workers wait on a condition, never poll.
+        self.limit = 1
+        self.settle_on_answer = False  # full refresh: no STATE per page, a page settles on its answer
+        self.bought = 0
+        self.settled = 0
+        self._room = threading.Condition()
         # the API's clock: the latest `Date` of an answer in this run (the pass start on this
         # machine's clock until an answer carries one). The cursor never passes it.
         self.started_at = datetime.now(timezone.utc).replace(microsecond=0)
@@ -434,26 +439,38 @@ class CustomersPass:
         self.done_after.clear()
         self.items_at_start = None
         self.resumed = False
+        self.settle()  # the page that showed the problem is discarded: it will emit no STATE
         for callback in self.on_restart:
             callback(discard_cursor)
 
     def set_workers(self, workers: int) -> None:
-        # one worker: the next page is bought once the last one has left the queue (a STATE or
-        # log line may remain); n workers: up to n-1 pages may wait, so requests overlap
-        self.max_waiting_items = PAGE_SIZE * max(workers - 1, 0) + 2
+        self.limit = max(1, workers)
 
     def wait_for_room(self) -> None:
-        """Called once per page, before its request, in a worker thread."""
-        q = self.output_queue
-        if q is None:
-            return
-        while q.qsize() > self.max_waiting_items and not self.stopped:
-            time.sleep(0.002)
+        """Called once per page, before its request (in a worker thread, or the generator's)."""
+        with self._room:
+            while self.bought - self.settled >= self.limit and not self.stopped:
+                self._room.wait(1.0)
+            self.bought += 1
+
+    def settle(self, pages: int = 1) -> None:
+        """`pages` pages' STATE reached the reader (or will never come: a discarded page)."""
+        with self._room:
+            self.settled += pages
+            self._room.notify_all()
+
+    def stop(self) -> None:
+        """A page failed: no further page is requested; waiting workers wake up and skip."""
+        with self._room:
+            self.stopped = True
+            self._room.notify_all()
 
     # called once per answer, from worker threads
     def on_answer(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> datetime:
         """Totals and quota headers of an answer; returns the answer's time (its `Date`, else
         this machine's clock)."""
+        if self.settle_on_answer:  # its request is over: the next may start while this one is parsed
+            self.settle()
         when = answer_time(headers)
         if when is not None:
             with self._lock:
@@ -527,15 +544,16 @@ class PagePartition(DeclarativePartition):
             try:
                 yield from super().read()
             except Exception:
-                self._pass.stopped = True
+                self._pass.stop()
                 raise
         self._pass.page_read(self.page)
 
     def fetch(self) -> List[Record]:
+        self._pass.wait_for_room()
         try:
             return list(super().read())
         except Exception:
-            self._pass.stopped = True
+            self._pass.stop()
             raise
 
 

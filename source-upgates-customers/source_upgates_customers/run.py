@@ -187,9 +187,26 @@ def run() -> None:
     source = _get_source(args)
     if source is None:
         sys.exit(1)
-    from airbyte_cdk.entrypoint import launch
-
     launch(source, args)
+
+
+def launch(source: Any, args: List[str]) -> None:
+    """The CDK's `launch`, writing each message as it comes and flushing at every STATE; a
+    customers STATE then settles its page (the source buys a new page only while fewer than
+    `num_workers` pages are bought and not settled, so a kill re-buys at most that many)."""
+    from airbyte_cdk.entrypoint import AirbyteEntrypoint
+
+    entrypoint = AirbyteEntrypoint(source)
+    parsed = entrypoint.parse_args(args)
+    source.settle_after_flush = True
+    out = sys.stdout
+    for message in entrypoint.run(parsed):
+        out.write(message + "\n")
+        if message.startswith('{"type":"STATE"'):
+            out.flush()
+            if '"customers"' in message and json.loads(message)["state"].get("stream", {}).get("stream_descriptor", {}).get("name") == "customers":
+                source.state_flushed()
+    out.flush()
 
 
 if __name__ == "__main__":

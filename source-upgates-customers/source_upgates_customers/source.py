@@ -102,8 +102,10 @@ class SourceUpgatesCustomers(YamlDeclarativeSource):
             pass_ = cursor.pass_
         else:  # full refresh: every customer from start_date, a final state as the CDK gives full refresh
             pass_ = CustomersPass(from_=pass_start(self._config, None), message_repository=repository, logger=logger)
+            pass_.settle_on_answer = True  # no STATE per page to wait for (and nothing to resume)
             cursor = FinalStateCursor(STREAM, None, repository)
         extractor.tracker = pass_
+        self._customers_pass = pass_
         pass_.set_workers(max(1, min(3, int(self._config.get("num_workers", 2) or 2))))
         return DefaultStream(
             partition_generator=CustomersPageGenerator(
@@ -116,6 +118,21 @@ class SourceUpgatesCustomers(YamlDeclarativeSource):
             logger=logger,
             cursor=cursor,
         )
+
+    # ---- read: settle pages for the back-pressure (see CustomersPass.wait_for_room) ---------
+    settle_after_flush = False  # run.py settles once a STATE is flushed to stdout
+    _customers_pass: Optional[CustomersPass] = None
+
+    def read(self, logger, config, catalog, state=None):  # type: ignore[no-untyped-def,override]
+        for message in super().read(logger, config, catalog, state):
+            if not self.settle_after_flush and is_customers_state(message):
+                self.state_flushed()
+            yield message
+
+    def state_flushed(self) -> None:
+        """A customers STATE reached the reader: its page is settled."""
+        if self._customers_pass is not None:
+            self._customers_pass.settle()
 
     # ---- check --------------------------------------------------------------------------
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
@@ -138,6 +155,13 @@ class SourceUpgatesCustomers(YamlDeclarativeSource):
         if right is None:
             logger.warning("GET /status did not list the customers endpoint; its right could not be checked.")
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+
+
+def is_customers_state(message: Any) -> bool:
+    state = getattr(message, "state", None)
+    stream = getattr(state, "stream", None)
+    descriptor = getattr(stream, "stream_descriptor", None)
+    return getattr(descriptor, "name", None) == STREAM
 
 
 def failed(message: str) -> AirbyteConnectionStatus:
