@@ -353,8 +353,11 @@ def bench_cartum(results: Results, sizes: Sizes, log: Callable[[str], None]) -> 
                 inc_rec.append(r.records)
                 log(f"Cartum {stream} incremental {rep + 1}: {added} new, {r.records} read, {inc_req[-1]} requests")
             results.add(Row(section, f"Cartum {stream} incremental, {added:,} new of {count:,}: {function} requests",
-                            stat(inc_req), ceil_div(added, CARTUM_PAGE_SIZE), goal="= 1.00",
-                            note=f"ideal ceil(new/page); records read {min(inc_rec):,}–{max(inc_rec):,}"))
+                            stat(inc_req), ceil_div(added, CARTUM_PAGE_SIZE) + (1 if added % CARTUM_PAGE_SIZE else 0),
+                            goal="= 1.00",
+                            note=f"ideal ceil(new/page) + 1 when the last page is short (issue 12 item 4: a short page is "
+                                 f"confirmed by the next offset, the API's page cap being undocumented); "
+                                 f"records read {min(inc_rec):,}–{max(inc_rec):,}"))
             results.add(Row(section, f"  Cartum {stream} incremental, {added:,} new of {count:,}: records read",
                             stat(inc_rec), added, goal="= 1.00",
                             note="ideal: the new ones only (issue 16 item 4: no re-reads at the cursor's last second)"))
