@@ -230,3 +230,21 @@ def test_the_demos_timing_users_import_requests_landing_in_one_second(sync, cart
     second = sync.run(config, ["users"], "incremental", state=sync.last_states(first))
     assert [u["id"] for u in sync.records(second, "users")] == [u["id"] for u in signups]  # 0.2.0: 2,025
     assert api.log.count(function="users/export") == 2  # 0.2.0: 21
+
+
+def test_a_function_down_ends_the_sync_after_one_request_exhausts_its_retries(sync, cartum_factory):
+    # The login works but orders/get answers 500: 0.2.0 retried each of the 28 windows on its own
+    # (6 tries each, 168 requests). Now the first request that exhausts its retries ends the sync.
+    api = cartum_factory(tidy=True, users=30, orders=60)
+    api.inject("status", status=500, path="/api/orders/get", times=10**6)
+    config = cartum_config_for(api, max_retries=2)
+    out = sync.run(config, ["orders"], "incremental", fail=True)
+    windows = math.ceil(801 / 30)
+    tried = api.log.count(function="orders/get")
+    # the windows in flight when the first one gave up (2 workers, and whatever they picked up
+    # before the failure reached the main thread) try 3 times; every other window fails at once
+    # without a request. 0.2.0: every window, 3 tries each.
+    assert tried < windows * 3 // 2, tried
+    errors = traced(out)
+    assert errors and all(e.failure_type == FailureType.transient_error for e in errors)
+    assert any(f"127.0.0.1:{api.port}" in e.message for e in errors)

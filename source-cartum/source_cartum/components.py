@@ -270,6 +270,17 @@ _SESSIONS: Dict[int, Any] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
+def end_sync(config: Config, error: AirbyteTracedException) -> None:
+    """After a request exhausted its retries on an outage, every later request of this source
+    instance fails at once with `error` instead of retrying on its own (windows, pages)."""
+    with _SESSIONS_LOCK:
+        entry = _SESSIONS.get(id(config))
+    if entry is not None and entry[0] is config:
+        with entry[1].login_lock:
+            if entry[1].login_error is None:
+                entry[1].login_error = error
+
+
 def _shared_session(config: Config, provider: Any) -> _SharedSession:
     with _SESSIONS_LOCK:
         entry = _SESSIONS.get(id(config))

@@ -147,7 +147,17 @@ class SourceCartum(YamlDeclarativeSource):
 
     def _retries_exhausted(self, error: Any) -> None:
         config = self._cartum_config or {}
-        _retries_exhausted_message(error, components._without_userinfo(str(config.get("shop_url") or "")), config.get("max_retries", 5))
+        host = components._without_userinfo(str(config.get("shop_url") or ""))
+        if _retries_exhausted_message(error, host, config.get("max_retries", 5)):
+            # the shop is down: the other windows and streams stop at once instead of each
+            # retrying on its own (issue 12.3)
+            components.end_sync(
+                getattr(self, "_config", config),
+                AirbyteTracedException(
+                    message=f"The sync stopped after the Cartum shop at {host} failed a request through all its retries; run it again later.",
+                    failure_type=FailureType.transient_error,
+                ),
+            )
 
     def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Optional[List[Any]] = None) -> Iterator[AirbyteMessage]:
         if self._url_error is not None:
@@ -166,12 +176,12 @@ class SourceCartum(YamlDeclarativeSource):
         guard.summary()
 
 
-def _retries_exhausted_message(error: Any, host: str, retries: Any) -> None:
+def _retries_exhausted_message(error: Any, host: str, retries: Any) -> bool:
     """The CDK reports a request that failed through all its retries (timeouts, dropped
-    connections, HTTP 5xx) as a system_error "Exhausted available request attempts": it is an
-    outage, so a transient_error that names the shop."""
+    connections, HTTP 5xx) as "Exhausted available request attempts" (a system_error for
+    timeouts): it is an outage, so a transient_error that names the shop."""
     text = error.message or ""
-    if error.failure_type == FailureType.system_error and text.startswith("Exhausted available request attempts"):
+    if error.failure_type != FailureType.config_error and text.startswith("Exhausted available request attempts"):
         stream = error.stream_descriptor.name if error.stream_descriptor is not None else "a stream"
         error.internal_message = (error.internal_message or "") + " | " + text
         error.message = (
@@ -180,6 +190,8 @@ def _retries_exhausted_message(error: Any, host: str, retries: Any) -> None:
             "it is slow, and run the sync again."
         )
         error.failure_type = FailureType.transient_error
+        return True
+    return False
 
 
 class _CursorGuard:
