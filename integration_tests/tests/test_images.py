@@ -311,14 +311,17 @@ def source_setup(name: str):
         from commerce_emulators.fixtures.upgates import upgates_config_for
         from commerce_emulators.upgates import UpgatesEmulator
 
-        # Two runs at once against one emulator: allow their concurrent requests.
-        api = UpgatesEmulator(customers=120, max_concurrent=10)
+        # Two runs at once against one emulator: allow their concurrent requests. The tidy world:
+        # the realistic one stamps a customer in the future, so the saved cursor is the time of
+        # the answer, which differs by a second or two between the two runs (the connector's
+        # behaviour is tested on the realistic world in its own tests; here only packaging).
+        api = UpgatesEmulator(customers=120, max_concurrent=10, world="tidy")
         return api, lambda a: upgates_config_for(a), lambda a: a.api_key
     if name == "source-cartum":
         from commerce_emulators.cartum import CartumEmulator
         from commerce_emulators.fixtures.cartum import cartum_config_for
 
-        api = CartumEmulator(users=60, orders=80)
+        api = CartumEmulator(users=60, orders=80, tidy=True)  # no future stamps: see above
         return api, lambda a: cartum_config_for(a), lambda a: a.password
     raise AssertionError(name)
 
@@ -480,7 +483,7 @@ def test_connection_of_images_matches_the_venv_connection(engine: Engine, built:
     from commerce_emulators.runner import configured_catalog
     from commerce_emulators.upgates import UpgatesEmulator
 
-    with UpgatesEmulator(customers=40, max_concurrent=10) as upgates, \
+    with UpgatesEmulator(customers=40, max_concurrent=10, world="tidy") as upgates, \
             CartumEmulator(users=5, orders=0) as shop_venv, CartumEmulator(users=5, orders=0) as shop_img:
         src_config = upgates_config_for(upgates)
         discovered = run_connector(console_script(src_name), "discover", config=src_config)
