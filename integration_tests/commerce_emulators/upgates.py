@@ -687,15 +687,21 @@ class RealWorld:
 
     def email(self, cid: int, first: str, last: str) -> str:
         rng = self.rng
+        seen: set[str] = self.api.__dict__.setdefault("_real_emails", set())  # exact e-mails given so far
         earlier = self.api.customers.get(rng.randrange(1, cid)) if cid > 1 else None
         other = (earlier or {}).get("login", {}).get("email")
+        twin = None
         if other and rng.random() < 0.02:
-            # the same address as another customer but for its case (a second account)
+            # the same address as another customer but for its case (a second account); never
+            # an exact duplicate (a login e-mail is unique in the shop)
             variant = other.upper() if other != other.upper() else other.lower()
-            return variant if variant != other else other.title()
+            twin = variant if variant != other else other.title()
         local = f"{first}.{last}".translate(ASCII).lower().replace(" ", "")
         name = f"{local}{cid}@{rng.choice(DOMAINS)}"
-        return name.capitalize() if rng.random() < 0.1 else name
+        name = name.capitalize() if rng.random() < 0.1 else name
+        chosen = twin if twin and twin not in seen else name
+        seen.add(chosen)
+        return chosen
 
     def customer(self, cid: int) -> dict[str, Any]:
         rng, api = self.rng, self.api

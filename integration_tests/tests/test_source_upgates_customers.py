@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections import Counter
 import json
 import math
 import os
@@ -559,8 +560,11 @@ def _filters(api: UpgatesEmulator) -> list[tuple[str, dict[str, Any], Any]]:
     cs = sorted(api.customers.values(), key=lambda c: c["customer_id"])
     company = next(c for c in cs if c["type"] == "company" and c.get("company"))
     phoned = next(c for c in cs if (c.get("communication") or {}).get("phone"))
-    creations = sorted(c["creation_time"] for c in cs)
-    since = creations[-100]  # the newest 1%
+    since, taken = None, 0  # the newest 1% at most (a bulk import shares one second: take it whole or not)
+    for moment, n in sorted(Counter(c["creation_time"] for c in cs).items(), reverse=True):
+        if taken + n > 100:
+            break
+        since, taken = moment, taken + n
     ids = [c["customer_id"] for c in cs[::100]]  # 1%
     return [
         ("creation_time_from", {"creation_time_from": api.fmt(since)}, lambda c: c["creation_time"] >= since),
