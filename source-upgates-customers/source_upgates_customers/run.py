@@ -191,22 +191,24 @@ def run() -> None:
 
 
 def launch(source: Any, args: List[str]) -> None:
-    """The CDK's `launch`, writing each message as it comes and flushing at every STATE; a
-    customers STATE then settles its page (the source buys a new page only while fewer than
-    `num_workers` pages are bought and not settled, so a kill re-buys at most that many)."""
+    """The CDK's `launch`, flushing its print buffer at every STATE; a customers STATE then
+    settles its page (the source buys a new page only while fewer than `num_workers` pages are
+    bought and not settled, so a kill re-buys at most that many). Every line goes through the
+    CDK's PRINT_BUFFER, whose lock the log handler shares: writing stdout beside it would let a
+    worker thread's log line cut a record line in two (seen: a record lost to a long log line)."""
     from airbyte_cdk.entrypoint import AirbyteEntrypoint
+    from airbyte_cdk.logger import PRINT_BUFFER
 
     entrypoint = AirbyteEntrypoint(source)
     parsed = entrypoint.parse_args(args)
     source.settle_after_flush = True
-    out = sys.stdout
-    for message in entrypoint.run(parsed):
-        out.write(message + "\n")
-        if message.startswith('{"type":"STATE"'):
-            out.flush()
-            if '"customers"' in message and json.loads(message)["state"].get("stream", {}).get("stream_descriptor", {}).get("name") == "customers":
-                source.state_flushed()
-    out.flush()
+    with PRINT_BUFFER:
+        for message in entrypoint.run(parsed):
+            PRINT_BUFFER.write(f"{message}\n")
+            if message.startswith('{"type":"STATE"'):
+                PRINT_BUFFER.flush()
+                if '"customers"' in message and json.loads(message)["state"].get("stream", {}).get("stream_descriptor", {}).get("name") == "customers":
+                    source.state_flushed()
 
 
 if __name__ == "__main__":
