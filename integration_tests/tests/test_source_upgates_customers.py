@@ -629,3 +629,16 @@ def test_a_filter_value_upgates_would_refuse_fails_check(upgates, field, value):
     status = run_connector(SOURCE, "check", config=config).of_type("CONNECTION_STATUS")[0]["connectionStatus"]
     assert status["status"] == "FAILED" and field in status["message"], status
     assert upgates.log.count() == 0
+
+
+def test_log_lines_of_worker_threads_never_cut_a_record_line():
+    # A retried answer makes a worker thread log a long line (the CDK logs the answer's body)
+    # while the main thread prints records: every stdout line must stay whole JSON.
+    for attempt in range(10):
+        with UpgatesEmulator(customers=250) as api:
+            config = upgates_config_for(api)
+            api.inject("truncate", path="/api/v2/customers", skip=1)
+            result = read(api, config, catalog(config, "customers"))
+            assert result.returncode == 0, result.errors
+            assert result.stdout_noise == [], (attempt, [n[:200] for n in result.stdout_noise])
+            assert customer_ids(result) == set(api.customers), attempt
