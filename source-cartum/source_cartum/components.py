@@ -24,6 +24,15 @@
    midnight; a value whose wall time lies in the repeated hour of an autumn DST change is moved
    one hour back, because the API compares naive local times and the second pass of that hour
    sorts below the first (see `users_cursor_value`).
+
+5. `PhpLooseValues`: one JSON type per field. Every stream's record selector has
+   `schema_normalization: Default` (the CDK's TypeTransformer casts each value to its field's one
+   declared type: "3" -> 3, "122.00" -> 122.0, 380994565789 -> "380994565789", 0/1/"0"/"1" ->
+   false/true). Casting cannot turn PHP's `[]` (json_encode of an empty associative array) into
+   an object, nor "" into a number or boolean; this transformation, which runs before the
+   normalization, does: in the `objects` fields a list becomes an object (`[]` -> `{}`, a
+   non-empty list -> `{"0": first, "1": second, ...}`, PHP's keys), in the `blanks` fields ""
+   becomes null.
 """
 
 from __future__ import annotations
@@ -400,6 +409,45 @@ class ShopLocalDatetime(RecordTransformation):
         stream_slice: Optional[StreamSlice] = None,
     ) -> None:
         record[self.target] = to_iso(record.get(self.source), self._zone)
+
+
+@dataclass
+class PhpLooseValues(RecordTransformation):
+    """PHP's loose values made one type before the schema normalization (see the module doc).
+    `objects` and `blanks` are field paths, dotted for nested fields (`manager.phone`)."""
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    objects: Optional[list] = None
+    blanks: Optional[list] = None
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._objects = [str(p).split(".") for p in self.objects or []]
+        self._blanks = [str(p).split(".") for p in self.blanks or []]
+
+    def transform(
+        self,
+        record: Dict[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        for path in self._objects:
+            parent = _parent(record, path)
+            if parent is not None and isinstance(parent.get(path[-1]), list):
+                parent[path[-1]] = {str(i): v for i, v in enumerate(parent[path[-1]])}
+        for path in self._blanks:
+            parent = _parent(record, path)
+            if parent is not None and isinstance(parent.get(path[-1]), str) and not parent[path[-1]].strip():
+                parent[path[-1]] = None
+
+
+def _parent(record: Dict[str, Any], path: list) -> Optional[Dict[str, Any]]:
+    """The object holding the last field of `path` (None when a step is missing or not an object)."""
+    node: Any = record
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
 
 
 def to_iso(raw: Any, zone: ZoneInfo) -> Optional[str]:

@@ -355,3 +355,42 @@ def test_password_is_secret_and_defaults() -> None:
     assert props["shop_timezone"]["default"] == "Europe/Kyiv"
     assert props["order_statuses"]["default"] == [] and props["page_size"]["maximum"] == 500
     assert props["users_filter_precision"]["default"] == "second" and props["users_filter_precision"]["enum"] == ["second", "day"]
+
+
+# ---- one JSON type per field (PhpLooseValues + schema_normalization: Default) ---------------
+def test_php_loose_values_turns_lists_into_objects_and_blanks_into_null():
+    from source_cartum.components import PhpLooseValues
+
+    transformation = PhpLooseValues(config={}, parameters={}, objects=["delivery_data", "manager", "a.b"], blanks=["payed", "manager.id", "x.y"])
+    record = {"delivery_data": [], "manager": ["61", "Ірина"], "payed": " ", "a": {"b": []}, "x": "odd", "keep": []}
+    transformation.transform(record)
+    assert record == {"delivery_data": {}, "manager": {"0": "61", "1": "Ірина"}, "payed": None, "a": {"b": {}}, "x": "odd", "keep": []}
+    record = {"delivery_data": {"ttn": ""}, "manager": {"id": ""}, "payed": "0"}
+    transformation.transform(record)
+    assert record == {"delivery_data": {"ttn": ""}, "manager": {"id": None}, "payed": "0"}
+    empty: dict = {}
+    transformation.transform(empty)  # absent fields stay absent
+    assert empty == {}
+
+
+def _stream_schema(name: str) -> dict:
+    stream = next(s for s in MANIFEST["streams"] if s["name"] == name)
+    return stream["schema_loader"]["schema"]
+
+
+def test_every_stream_normalises_to_its_schema():
+    for stream in MANIFEST["streams"]:
+        assert stream["retriever"]["record_selector"]["schema_normalization"] == "Default", stream["name"]
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [(0, False), (1, True), ("0", False), ("1", True), (True, True), (False, False), ("true", True), ("false", False), (None, None)],
+)
+def test_payed_is_cast_to_boolean_by_the_default_normalization(raw, expected):
+    from airbyte_cdk.sources.utils.transform import TransformConfig, TypeTransformer
+
+    schema = {"type": "object", "properties": {"payed": _stream_schema("orders")["properties"]["payed"]}}
+    record = {"payed": raw}
+    TypeTransformer(TransformConfig.DefaultSchemaNormalization).transform(record, schema)
+    assert record["payed"] is expected
