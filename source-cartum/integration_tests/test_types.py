@@ -61,6 +61,19 @@ def unions(schema: Any, path: str = "") -> Iterator[tuple[str, str]]:
             yield from unions(sub, path)
 
 
+def value_types(value: Any, path: str, seen: dict[str, set[str]]) -> None:
+    """The Python type of every non-null value by field path (list items under `path[]`)."""
+    if value is None:
+        return
+    seen.setdefault(path, set()).add(type(value).__name__)
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            value_types(sub, f"{path}.{key}" if path else key, seen)
+    elif isinstance(value, list):
+        for sub in value:
+            value_types(sub, f"{path}[]", seen)
+
+
 def test_checker_finds_a_field_with_two_types():
     schema = {"type": "object", "properties": {"a": {"type": ["null", "integer", "string"]},
                                                 "b": {"type": "array", "items": {"type": ["string", "integer"]}},
@@ -109,9 +122,13 @@ def test_records_validate_against_one_type_schemas_when_types_vary(sync, cartum_
         validator = jsonschema.Draft7Validator(found[name])
         got = sync.records(out, name)
         counts[name] = len(got)
+        seen: dict[str, set[str]] = {}
         for record in got:
             errors = [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(record)]
             assert errors == [], (name, errors)
+            value_types(record, "", seen)
+        # jsonschema lets an int pass as a number: one Python type per field across all records too
+        assert {path: types for path, types in seen.items() if len(types) > 1} == {}, name
     assert counts == {"users": 80, "customer_groups": 5, "price_levels": 5, "orders": 120}
     # the varied answers really were varied, and came back typed
     users = sync.records(out, "users")
