@@ -642,3 +642,28 @@ def test_log_lines_of_worker_threads_never_cut_a_record_line():
             assert result.returncode == 0, result.errors
             assert result.stdout_noise == [], (attempt, [n[:200] for n in result.stdout_noise])
             assert customer_ids(result) == set(api.customers), attempt
+
+
+def _declared_types(schema, path=""):
+    """Every `type` in a JSON schema with where it stands (properties and array items)."""
+    if isinstance(schema, dict):
+        if isinstance(schema.get("type"), (str, list)):
+            yield path or "<root>", schema["type"]
+        for name, sub in (schema.get("properties") or {}).items():
+            yield from _declared_types(sub, f"{path}.{name}" if path else name)
+        if isinstance(schema.get("items"), dict):
+            yield from _declared_types(schema["items"], f"{path}[]")
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                yield path or "<root>", key
+
+
+def test_every_field_of_every_stream_declares_one_type():
+    """Issue 12 item 5: a warehouse or PyAirbyte's cache maps each column one way across runs."""
+    several = []
+    for stream in discovered_streams():
+        for where, declared in _declared_types(stream["json_schema"]):
+            types = [declared] if isinstance(declared, str) else declared
+            if declared in ("anyOf", "oneOf") or len([t for t in types if t != "null"]) != 1:
+                several.append(f"{stream['name']}: {where}: {declared}")
+    assert several == []
