@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any, Iterable, List, Mapping, Optional
 
@@ -101,8 +100,6 @@ class DestinationUpgatesCustomers(DiscoverableDestination):
         input_messages: Iterable[AirbyteMessage],
     ) -> Iterable[AirbyteMessage]:
         streams = self.resolve(config, configured_catalog)
-        if config.get("dry_run") and "dry_run" not in inspect.signature(WriteLoop.__init__).parameters:
-            raise config_error("dry_run needs destination-common with dry-run support; this installation has none.")
         mapper = build_mapper(config)
         client = UpgatesClient(config)
         handler = CustomersPutHandler(
