@@ -13,9 +13,11 @@ as keys). `phonenumbers` is imported on first use, so `spec` does not pay for it
 from __future__ import annotations
 
 import copy
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 INVALID_PHONE_CHOICES = ("drop_field", "reject_record")
@@ -169,19 +171,31 @@ def _fold(text: str) -> str:
     return re.sub(r"[\s.]+", " ", text).strip()
 
 
+def build_names_table() -> dict[str, str]:
+    """Folded country name -> region, in `_LANGUAGES`, from phonenumbers' locale data. That
+    module holds every region's name in ~250 languages and costs ~95 MB of memory once
+    imported, so the table is built ahead (`python -m destination_common.phones` writes
+    `country_names.json`) and a unit test checks it still equals this function's answer."""
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    names: dict[str, str] = {}
+    for region, by_lang in sorted(LOCALE_DATA.items()):
+        for lang in _LANGUAGES:
+            name = by_lang.get("aa" if lang == "en" else lang)
+            while isinstance(name, str) and name.startswith("*"):
+                name = by_lang.get(name[1:])
+            if name:
+                names.setdefault(_fold(name), region)
+    return names
+
+
+_NAMES_FILE = Path(__file__).with_name("country_names.json")
+
+
 def _names() -> dict[str, str]:
     global _NAMES
     if _NAMES is None:
-        from phonenumbers.geodata.locale import LOCALE_DATA
-
-        names: dict[str, str] = {}
-        for region, by_lang in LOCALE_DATA.items():
-            for lang in _LANGUAGES:
-                name = by_lang.get("aa" if lang == "en" else lang)
-                while isinstance(name, str) and name.startswith("*"):
-                    name = by_lang.get(name[1:])
-                if name:
-                    names.setdefault(_fold(name), region)
+        names = json.loads(_NAMES_FILE.read_text(encoding="utf-8"))
         for alias, region in _ALIASES.items():
             names[_fold(alias)] = region
         _NAMES = names
@@ -216,3 +230,8 @@ def region_for_country(value: Any) -> Optional[str]:
         region = phonenumbers.region_code_for_country_code(int(text.lstrip("+")))
         return region if region and region != "ZZ" else None
     return _names().get(_fold(text))
+
+
+if __name__ == "__main__":  # regenerate the shipped country-name table after a phonenumbers upgrade
+    _NAMES_FILE.write_text(json.dumps(build_names_table(), ensure_ascii=False, sort_keys=True, indent=0) + "\n", encoding="utf-8")
+    print(f"wrote {_NAMES_FILE}")

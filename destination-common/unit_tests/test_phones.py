@@ -150,3 +150,14 @@ def test_the_cartum_worlds_ukrainian_forms(value, region):
 def test_digits_without_plus_are_not_guessed_into_an_invalid_number():
     result = normalise_phone("1234567890", None)
     assert result.e164 is None and "default_phone_region" in result.reason
+
+
+def test_shipped_country_names_equal_what_phonenumbers_gives():
+    """country_names.json is phonenumbers' locale data cut to our languages (importing that data
+    costs ~95 MB): after a phonenumbers upgrade, `python -m destination_common.phones` rewrites it."""
+    import json
+
+    from destination_common import phones
+
+    shipped = json.loads(phones._NAMES_FILE.read_text(encoding="utf-8"))
+    assert shipped == phones.build_names_table()
