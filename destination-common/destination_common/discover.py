@@ -8,6 +8,7 @@ import functools
 import io
 import json
 import logging
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
@@ -179,7 +180,26 @@ def read_config_file(config_path: str) -> MutableMapping[str, Any]:
     if not isinstance(config, MutableMapping):
         kind = "an array" if isinstance(config, list) else f"a JSON {type(config).__name__}"
         raise _file_error(config_path, "config", f"holds {kind}, not a JSON object", hint)
-    return config
+    return _without_userinfo(config)
+
+
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<authority>[^/?#]*)@")
+
+
+def _without_userinfo(value: Any) -> Any:
+    """Config values with the user-info of a URL (`https://name:password@host`) replaced by
+    `***`: the CDK's spec validation quotes a value that fails a pattern, and it runs before
+    any secret of ours is registered (its run_cmd replaces the secret list). The URL is still
+    refused afterwards (check_url: "contains user-info"), so nothing connects with it."""
+    if isinstance(value, str):
+        return _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", value)
+    if isinstance(value, MutableMapping):
+        for key in list(value):
+            value[key] = _without_userinfo(value[key])
+        return value
+    if isinstance(value, list):
+        return [_without_userinfo(v) for v in value]
+    return value
 
 
 def read_catalog_file(catalog_path: str) -> ConfiguredAirbyteCatalog:
