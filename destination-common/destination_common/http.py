@@ -267,6 +267,12 @@ class HttpClient:
         # into a config_error; for any other use of this session, requests finds no redirect
         # target, so it returns the 3xx answer instead of following it.
         self.session.get_redirect_target = lambda response: None  # type: ignore[method-assign]
+        # No ~/.netrc: requests looks it up before every request that has no auth of its own (a
+        # file-system check per request, on the path between one answer and the next request;
+        # and credentials from a file the config does not name must not go to the API). A
+        # client that sets session.auth (Basic) or passes auth= replaces this no-op.
+        if self.session.auth is None:
+            self.session.auth = _no_auth
         register_secret_forms()
         self.requests = 0
         self._count_lock = threading.Lock()  # send() runs in worker threads
@@ -369,6 +375,11 @@ class HttpClient:
         if response.status_code >= 400:
             response.raise_for_status()
         return holder["json"]
+
+
+def _no_auth(request: Any) -> Any:
+    """Session auth that adds nothing (so requests does not read ~/.netrc)."""
+    return request
 
 
 def json_dumps(value: Any) -> str:

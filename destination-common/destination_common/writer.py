@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -83,6 +84,15 @@ class StreamHandler(ABC):
     def batch_group(self, payload: Any) -> Any:
         """None (default), or a hashable group: the loop then batches the stream's items per
         group (each group flushed at batch_size, all where a batch would be flushed)."""
+        return None
+
+    def prepare(self, items: Sequence[Item]) -> None:
+        """Called in the main thread when a batch is handed to the workers (not in a dry run),
+        while the request before it may still be in flight: work that depends only on these
+        items (encoding the request body) can be done here and kept for `send()` of the same
+        items, so it is not on the path between one answer and the next request. It must not
+        write anything; `send()` must still work without it (halves of a refused batch are
+        never prepared). Default: nothing."""
         return None
 
     def note(self, field: str, reason: str) -> None:
@@ -164,6 +174,12 @@ _NEVER = float("inf")
 class _NotSent(Exception):
     """A batch that was not sent because an earlier send() raised."""
 _QUEUED_AHEAD = 1  # batches submitted beyond max_concurrent_requests (waiting for a worker)
+# While run() works, threads hand the GIL over after at most this long (CPython's default: 5 ms).
+# The main thread maps records without pause; a worker that wakes up because its answer arrived
+# (or that releases the GIL for a socket write, a file check) waits for the GIL up to the switch
+# interval each time, and that wait lies between one request's answer and the next request's
+# departure (measured: 14.7 ms -> 8.6 ms per request at 0.5 ms, destination-cartum-users at 50 ms).
+SWITCH_INTERVAL = 0.0005
 
 
 class WriteLoop:
@@ -293,12 +309,16 @@ class WriteLoop:
             where = f" (not written to {self.dry_run_path})" if self.dry_run_path else ""
             logger.info(f"Dry run ({self.name}): nothing is written, no state is echoed; rejected records are counted{where}.")
 
+        # bounded read-ahead: the reader takes a slot per message, the main thread gives it back
+        # when it takes the message (a blocking wait: no polling that competes for the GIL)
+        slots = threading.Semaphore(limit)
+
         def pump() -> None:
             try:
                 for message in messages:
-                    # bounded read-ahead: wait while the main thread is `limit` messages behind
-                    while events.qsize() > limit and not stop.is_set():
-                        time.sleep(0.002)
+                    while not slots.acquire(timeout=0.1):
+                        if stop.is_set():
+                            return
                     if stop.is_set():
                         return
                     events.put(("msg", message))
@@ -307,6 +327,8 @@ class WriteLoop:
                 events.put(("error", exc))
 
         reader = threading.Thread(target=pump, name=f"{self.name}-input", daemon=True)
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL))
         reader.start()
         try:
             while self._error is None:
@@ -315,6 +337,7 @@ class WriteLoop:
                 except queue.Empty:
                     kind, payload = "tick", None
                 if kind == "msg":
+                    slots.release()
                     self._on_message(payload)
                 elif kind == "end":
                     break
@@ -334,6 +357,7 @@ class WriteLoop:
             stop.set()
             self._drain()
             self._shutdown()
+            sys.setswitchinterval(switch_interval)
             self.rejects.close()
             logger.info(self.summary())
             for line in self.handler_summaries():
@@ -553,6 +577,13 @@ class WriteLoop:
         scope = id(handler)
         keys = {(scope, item.key) for item in items if item.key is not None}
         floor = min(item.seq for item in items)
+        if not self.dry_run:
+            try:
+                prepare = getattr(handler, "prepare", None)
+                if prepare is not None:
+                    prepare(items)
+            except Exception:  # noqa: BLE001 - an optimisation: send() does the work itself
+                logger.debug("prepare() failed; send() encodes the batch itself", exc_info=True)
         while True:
             self._reap()
             if self._error is not None:

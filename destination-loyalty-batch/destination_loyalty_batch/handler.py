@@ -11,7 +11,7 @@ import json
 import logging
 import math
 import threading
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 from typing import IO, Any, Callable, Hashable, Mapping, Optional, Sequence
 
@@ -339,9 +339,34 @@ class LoyaltyHandler(StreamHandler):
             return bool(customers)
 
     # ---- batch → request(s) → outcomes ---------------------------------------------------
+    def prepare(self, items: Sequence[Item]) -> None:
+        """The batch's request plans (rows grouped and encoded), made in the loop's main thread
+        while the request before is in flight; `send()` of the same items takes them."""
+        plans = plan_requests([item.payload for item in items], self.delimiter, group_by_fields=self.group_by_fields)
+        with self.lock:
+            prepared = self.__dict__.setdefault("_prepared", deque())
+            prepared.append((tuple(items), plans))
+            while len(prepared) > 8:  # batches never sent (the sync stopped): forget the oldest
+                prepared.popleft()
+
+    def _take_prepared(self, items: Sequence[Item]) -> Optional[list[Any]]:
+        with self.lock:
+            prepared = self.__dict__.get("_prepared")
+            if not prepared:
+                return None
+            for entry in prepared:
+                kept, plans = entry
+                # the same item objects (the entry holds them, so their identity is not reused)
+                if len(kept) == len(items) and all(a is b for a, b in zip(kept, items)):
+                    prepared.remove(entry)
+                    return plans
+        return None
+
     def send(self, items: Sequence[Item]) -> list[Outcome]:
         rows = [item.payload for item in items]
-        plans = plan_requests(rows, self.delimiter, group_by_fields=self.group_by_fields)
+        plans = self._take_prepared(items)
+        if plans is None:
+            plans = plan_requests(rows, self.delimiter, group_by_fields=self.group_by_fields)
         groups = len({tuple(p.headers) for p in plans}) if self.group_by_fields else 1
         with self.lock:
             max_lines = self.max_lines
