@@ -86,6 +86,25 @@ def _write(target: Target, emu: Any, work: Workdir, count: int, **extra: Any) ->
     return result, batches, len(emu.log.items) - batches
 
 
+def _mean_gap_ms(batches: list[Any]) -> float:
+    """Mean time from the emulator's answer to one request to the arrival of the next (in
+    arrival order; only meaningful one request at a time): what the destination adds per request."""
+    items = sorted(batches, key=lambda b: b.started)
+    gaps = [b.started - (a.started + a.seconds) for a, b in zip(items, items[1:])]
+    return 1000 * sum(gaps) / len(gaps) if gaps else float("nan")
+
+
+def _service_note(rate: float, batch: int, answer_ms: float, n: int) -> str:
+    """The same rate against the ideal the emulator allows: the row's ideal takes 50 ms per
+    answer, but the emulator's answer takes 50 ms plus its own work (parsing, storing), which no
+    destination can save. Both figures are shown: the row's ratio is the issue's definition."""
+    if not answer_ms or answer_ms != answer_ms:
+        return "emulator answer time unknown"
+    served = n * batch / (answer_ms / 1000)
+    return (f"the emulator's answer took {answer_ms:.0f} ms on average (50 ms + its own work): ideal at that service time "
+            f"{'' if n == 1 else f'{n} × '}{batch}/{answer_ms / 1000:.3f} s = {served:,.0f} rec/s, ratio {rate / served:.2f}")
+
+
 def _ready(results: Results, section: str, report: bool) -> list[Target]:
     ready = []
     for target in TARGETS:
@@ -173,29 +192,36 @@ def _latency(target: Target, results: Results, sizes: Sizes, log: Callable[[str]
         count = sizes.dest_latency_records
         runs = []
         answer_ms: list[float] = []
+        gap_ms: list[float] = []
         for rep in range(sizes.reps):
             r, n_req, _ = _write(target, emu, work, count)
             runs.append(r)
             batches = emu.log.select(function=target.function)
             answer_ms.append(1000 * sum(b.seconds for b in batches) / max(1, len(batches)))
+            gap_ms.append(_mean_gap_ms(batches))
             log(f"{name} at 50 ms {rep + 1}/{sizes.reps}: {count / r.wall:,.0f} rec/s, {n_req} requests, {r.wall:.1f}s")
         ideal = batch / LATENCY
         # issue 16 item 1: N = 4 requests in flight against an emulator that allows it
         conc_runs = []
+        conc_answer_ms: list[float] = []
         for rep in range(sizes.reps):
             r, n_req, _ = _write(target, emu, work, count, max_concurrent_requests=4)
             conc_runs.append(r)
+            batches = emu.log.select(function=target.function)
+            conc_answer_ms.append(1000 * sum(b.seconds for b in batches) / max(1, len(batches)))
             log(f"{name} at 50 ms, 4 in flight {rep + 1}/{sizes.reps}: {count / r.wall:,.0f} rec/s, {n_req} requests")
         conc_row = (Row(section, f"  {name}: {count:,} records with 50 ms per answer, max_concurrent_requests 4: records/s (steady)",
                         stat(steady_rate(r) for r in conc_runs), 4 * ideal, "rec/s", goal="≥ 0.9",
                         note=f"ideal 4 × batch/latency = 4 × {batch}/0.05 s (issue 16 item 1: ≥ 0.9 × N × the one-at-a-time ideal); "
+                             f"{_service_note(stat(steady_rate(r) for r in conc_runs).median, batch, stat(conc_answer_ms).median, 4)}; "
                              f"whole process incl. start-up {stat(count / r.wall for r in conc_runs).median:,.0f} rec/s"))
         results.add(Row(section, f"  {name}: {count:,} records with 50 ms per answer: records/s (steady)", stat(steady_rate(r) for r in runs),
                         ideal, "rec/s", goal="≥ 0.95",
                         note=f"ideal batch/latency = {batch}/0.05 s, one request at a time (default max_concurrent_requests 1); "
-                                             f"the emulator's answer took {stat(answer_ms).median:.0f} ms on average (50 ms + its own work: "
-                                             f"{batch / stat(answer_ms).median * 1000:,.0f} rec/s at most); "
-                                             f"whole process incl. start-up {stat(count / r.wall for r in runs).median:,.0f} rec/s"))
+                             f"{_service_note(stat(steady_rate(r) for r in runs).median, batch, stat(answer_ms).median, 1)}; "
+                             f"from an answer to the next request {stat(gap_ms).median:.1f} ms on average (the destination's own "
+                             f"time on the critical path: response parsing, settling, the next request's encoding and sending); "
+                             f"whole process incl. start-up {stat(count / r.wall for r in runs).median:,.0f} rec/s"))
         results.add(conc_row)
     finally:
         emu.stop()
