@@ -464,8 +464,11 @@ class WriteLoop:
             self._key_bucket[(stream, key)] = bucket
         else:
             buffer[("#", self._seq)] = item
-        if len(buffer) >= self._batch_limit(handler):
-            self._dispatch(bucket)
+        limit = self._batch_limit(handler)
+        if len(buffer) >= limit:
+            # a limit learnt (lowered) while this buffer filled: send whole requests of it and
+            # keep the rest buffered, so no short request is cut (ceil(N/limit) requests)
+            self._dispatch(bucket, len(buffer) // limit * limit if len(buffer) > limit else None)
         self._progress()
 
     def _batch_limit(self, handler: StreamHandler) -> int:
@@ -558,18 +561,25 @@ class WriteLoop:
             self._executor.shutdown(wait=True)
             self._executor = None
 
-    def _dispatch(self, bucket: Any) -> None:
+    def _dispatch(self, bucket: Any, count: Optional[int] = None) -> None:
         """Send a buffer (a stream's, or a stream's group's) as one batch in a worker thread,
-        once a slot is free and no batch in flight holds one of its keys."""
+        once a slot is free and no batch in flight holds one of its keys. With `count`, only
+        the first `count` items go; the rest stay buffered."""
         buffer = self._buffers.get(bucket)
-        self._bucket_floor.pop(bucket, None)
-        if not buffer:
-            return
-        items = list(buffer.values())
-        buffer.clear()
-        stream = self._bucket_stream[bucket]
-        if bucket != stream:
-            del self._buffers[bucket], self._bucket_stream[bucket]
+        if buffer and count is not None and 0 < count < len(buffer):
+            taken = list(buffer)[:count]
+            items = [buffer.pop(k) for k in taken]
+            self._bucket_floor[bucket] = min(item.seq for item in buffer.values())
+            stream = self._bucket_stream[bucket]
+        else:
+            self._bucket_floor.pop(bucket, None)
+            if not buffer:
+                return
+            items = list(buffer.values())
+            buffer.clear()
+            stream = self._bucket_stream[bucket]
+            if bucket != stream:
+                del self._buffers[bucket], self._bucket_stream[bucket]
         for item in items:
             if item.key is not None and self._key_bucket.get((stream, item.key)) == bucket:
                 del self._key_bucket[(stream, item.key)]

@@ -90,3 +90,24 @@ def test_http_client_never_reads_netrc(tmp_path, monkeypatch):
     assert "Authorization" not in prepared.headers
     basic = client.session.prepare_request(requests.Request("POST", "http://127.0.0.1:9/api", auth=("u", "p")))
     assert basic.headers["Authorization"].startswith("Basic ")  # a request's own auth still applies
+
+
+def test_a_limit_learnt_while_a_buffer_fills_cuts_no_short_request():
+    # The worker learns the API's limit (max_batch) while the main thread is filling the next
+    # buffer; more likely now that a worker gets the GIL back sooner. Here the limit changes,
+    # deterministically, when the next buffer holds 37 records.
+    class Learning(FakeHandler):
+        max_batch = None
+
+        def map(self, data):
+            if data["email"] == "u77@x.io":
+                self.max_batch = 10
+            return super().map(data)
+
+    handler = Learning(dedupe=True)
+    loop = WriteLoop({"users": handler}, batch_size=40, max_concurrent_requests=1)
+    list(loop.run([record({"email": f"u{i}@x.io"}) for i in range(80)] + [state(1)]))
+    # the first batch went at 40 (or, had its worker started late, in slices of 10); no short one
+    assert all(len(c) in (40, 10) for c in handler.calls) and handler.calls[-1] != []
+    assert [k for c in handler.calls for k in c] == [f"u{i}@x.io" for i in range(80)]
+    assert loop.stats.accepted == 80
