@@ -68,6 +68,10 @@ def test_the_switch_interval_is_short_while_the_loop_runs_and_restored_after():
     list(loop.run([record({"email": "a@x.io"}), record({"email": "b@x.io"})]))
     assert handler.switch_in_send and all(s <= writer_module.SWITCH_INTERVAL for s in handler.switch_in_send)
     assert sys.getswitchinterval() == before
+    handler = Preparing()
+    loop = WriteLoop({"users": handler}, batch_size=1, max_concurrent_requests=4)
+    list(loop.run([record({"email": "a@x.io"}), record({"email": "b@x.io"})]))
+    assert handler.switch_in_send == [before, before]  # with more in flight the main thread's CPU is the limit
 
 
 def test_the_reader_blocks_on_a_bounded_read_ahead_and_every_message_arrives():
