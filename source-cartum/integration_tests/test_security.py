@@ -76,3 +76,21 @@ def test_debug_log_never_shows_the_password_after_a_second_login(cartum_factory,
     assert api.log.count(function="auth") >= 2, "the token should have expired at least once"
     assert "Making outbound API request" in output  # the debug lines are there
     assert_no_secrets([PASSWORD, *api.tokens], texts=[output], paths=[tmp_path / "catalog.json"])
+
+
+def test_debug_log_never_shows_a_password_that_json_escapes(cartum_factory, tmp_path):
+    """A quote, a backslash and non-ASCII letters change the password's spelling in the login
+    body the CDK logs at --debug (JSON-escaped inside bytes' repr inside JSON): masked too."""
+    password = 'Pw"Žluťoučký\\kůň-Distinct-42'
+    api = cartum_factory(tidy=True, users=20, orders=0, password=password)
+    (tmp_path / "config.json").write_text(json.dumps(cartum_config_for(api), ensure_ascii=False))
+    (tmp_path / "catalog.json").write_text(json.dumps(USERS_ONLY))
+    proc = subprocess.run(
+        [script("source-cartum"), "read", "--debug", "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
+        capture_output=True, timeout=300,
+    )
+    output = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 0, output[-2000:]
+    assert "Making outbound API request" in output
+    assert "Distinct-42" not in output  # its plain tail: no spelling of the password shows
+    assert_no_secrets([password, *api.tokens], texts=[output], paths=[tmp_path / "catalog.json"])

@@ -37,6 +37,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -44,6 +45,7 @@ from contextlib import nullcontext
 from dataclasses import InitVar, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Dict, Mapping, Optional, Union
+from urllib.parse import quote, quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
@@ -203,6 +205,30 @@ def register_login_token(response: requests.Response, *args: Any, **kwargs: Any)
     return response
 
 
+_SPELLINGS_REGISTERED: set = set()
+
+
+def register_password_spellings(config: Mapping[str, Any]) -> None:
+    """The CDK masks the password as written; its --debug line of the login request quotes the
+    body as `str(bytes)` of the JSON inside a JSON document, so a quote, a backslash or a
+    non-ASCII letter changes the password's spelling there (escaped two or three times), and
+    a URL-encoded form may appear in an error: register those spellings too (once per
+    password; called when the login request is prepared, after the entrypoint set up its
+    filter)."""
+    password = str(config.get("password") or "")
+    if not password or password in _SPELLINGS_REGISTERED:
+        return
+    _SPELLINGS_REGISTERED.add(password)
+    forms = {quote(password, safe=""), quote_plus(password)}
+    for ascii_only in (True, False):
+        once = json.dumps(password, ensure_ascii=ascii_only)[1:-1]  # the body's JSON
+        in_bytes = repr(once.encode("utf-8"))[2:-1]  # str(bytes) in the debug line
+        forms |= {once, in_bytes, json.dumps(once)[1:-1], json.dumps(in_bytes)[1:-1]}
+    for form in sorted(forms - {password}, key=len, reverse=True):
+        if len(form) >= 4:
+            add_to_secrets(form)
+
+
 @dataclass
 class NoRedirectAuthenticator(DeclarativeAuthenticator):
     """The login requester's authenticator: adds nothing to the request (the login sends its
@@ -212,6 +238,7 @@ class NoRedirectAuthenticator(DeclarativeAuthenticator):
     parameters: InitVar[Mapping[str, Any]]
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        register_password_spellings(self.config)  # before the CDK's debug line of this request
         no_redirects(request)
         hooks = request.hooks.setdefault("response", [])
         if register_login_token not in hooks:
@@ -327,6 +354,7 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
 
     @property
     def token(self) -> str:
+        register_password_spellings(self.config)
         value = self._shared.login(lambda: self.session.token, self._host)
         self._register(value)
         return value
