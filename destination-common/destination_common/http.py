@@ -47,8 +47,9 @@ def secret_forms(value: Any) -> tuple[str, ...]:
     if cached is not None:
         return cached
     forms = {text, quote(text, safe=""), quote(text), quote_plus(text), quote_plus(text, safe="")}
-    escaped = json.dumps(text)[1:-1]
-    forms |= {escaped, escaped.replace("/", "\\/"), json.dumps(text, ensure_ascii=True)[1:-1]}
+    for ascii_only in (True, False):  # JSON writers differ: \u00e9 or é, / or \/ (PHP)
+        escaped = json.dumps(text, ensure_ascii=ascii_only)[1:-1]
+        forms |= {escaped, escaped.replace("/", "\\/")}
     raw = text.encode("utf-8")
     std, url = base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()
     forms |= {std, std.rstrip("="), url.rstrip("=")}

@@ -53,6 +53,9 @@ def secret_forms(secret: Secret) -> list[tuple[str, bytes]]:
         ("json-escaped ascii", json.dumps(value, ensure_ascii=True)[1:-1].encode()),
     ]
     forms += _b64_forms(value.encode("utf-8"))
+    # A plain part of the secret (8+ letters, digits, '-' or '_'): it shows unchanged inside any
+    # escaping (JSON in bytes' repr in JSON...) that spells the rest of the secret differently.
+    forms += [("plain part", run.encode()) for run in re.findall(r"[A-Za-z0-9_-]{8,}", value) if run != value]
     if login is not None:
         forms += [(f"{name} of login:secret", enc) for name, enc in _b64_forms(f"{login}:{value}".encode("utf-8"))]
     seen: set[bytes] = set()
