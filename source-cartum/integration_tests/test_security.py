@@ -59,13 +59,9 @@ def test_check_refuses_a_url_whose_host_differs_for_requests(cartum_factory):
     assert "Url-Secret-5" not in withuser.output
 
 
-def test_debug_log_never_shows_the_password_after_a_second_login(cartum_factory, tmp_path):
-    # 600 s tokens on a clock 120x faster expire every 5 s: the sync logs in several times. The
-    # CDK logs every request body at --debug (the login body holds the password): it must stay
-    # masked after the first session token was registered as a secret too.
-    api = cartum_factory(tidy=True, users=300, orders=0, password=PASSWORD, clock=Clock(speed=120), latency=0.3)
-    config = cartum_config_for(api, page_size=15)
-    (tmp_path / "config.json").write_text(json.dumps(config))
+def read_users_at_debug(config: dict, tmp_path) -> str:
+    """`source-cartum read --debug` of the users stream: stdout and stderr (rc 0 asserted)."""
+    (tmp_path / "config.json").write_text(json.dumps(config, ensure_ascii=False))
     (tmp_path / "catalog.json").write_text(json.dumps(USERS_ONLY))
     proc = subprocess.run(
         [script("source-cartum"), "read", "--debug", "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
@@ -73,8 +69,17 @@ def test_debug_log_never_shows_the_password_after_a_second_login(cartum_factory,
     )
     output = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
     assert proc.returncode == 0, output[-2000:]
-    assert api.log.count(function="auth") >= 2, "the token should have expired at least once"
     assert "Making outbound API request" in output  # the debug lines are there
+    return output
+
+
+def test_debug_log_never_shows_the_password_after_a_second_login(cartum_factory, tmp_path):
+    # 600 s tokens on a clock 120x faster expire every 5 s: the sync logs in several times. The
+    # CDK logs every request body at --debug (the login body holds the password): it must stay
+    # masked after the first session token was registered as a secret too.
+    api = cartum_factory(tidy=True, users=300, orders=0, password=PASSWORD, clock=Clock(speed=120), latency=0.3)
+    output = read_users_at_debug(cartum_config_for(api, page_size=15), tmp_path)
+    assert api.log.count(function="auth") >= 2, "the token should have expired at least once"
     assert_no_secrets([PASSWORD, *api.tokens], texts=[output], paths=[tmp_path / "catalog.json"])
 
 
@@ -83,14 +88,6 @@ def test_debug_log_never_shows_a_password_that_json_escapes(cartum_factory, tmp_
     body the CDK logs at --debug (JSON-escaped inside bytes' repr inside JSON): masked too."""
     password = 'Pw"Žluťoučký\\kůň-Distinct-42'
     api = cartum_factory(tidy=True, users=20, orders=0, password=password)
-    (tmp_path / "config.json").write_text(json.dumps(cartum_config_for(api), ensure_ascii=False))
-    (tmp_path / "catalog.json").write_text(json.dumps(USERS_ONLY))
-    proc = subprocess.run(
-        [script("source-cartum"), "read", "--debug", "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
-        capture_output=True, timeout=300,
-    )
-    output = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
-    assert proc.returncode == 0, output[-2000:]
-    assert "Making outbound API request" in output
+    output = read_users_at_debug(cartum_config_for(api), tmp_path)
     assert "Distinct-42" not in output  # its plain tail: no spelling of the password shows
     assert_no_secrets([password, *api.tokens], texts=[output], paths=[tmp_path / "catalog.json"])
