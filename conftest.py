@@ -1,6 +1,6 @@
 """Root conftest.
 
-- Makes every emulator fixture module in commerce_emulators.fixtures available to every test
+- Makes every emulator fixture module in harness.fixtures available to every test
   of the repository (connector folders and integration_tests alike).
 - Under pytest-xdist (`scripts/test.sh` runs `-n 2 --dist loadgroup`), keeps each top-level
   folder's tests in one worker: a connector's standard tests write its secrets/config.json
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import commerce_emulators.fixtures as _fixtures
+import harness.fixtures as _fixtures
 
-pytest_plugins = [f"commerce_emulators.fixtures.{m.name}" for m in pkgutil.iter_modules(_fixtures.__path__)]
+pytest_plugins = [f"harness.fixtures.{m.name}" for m in pkgutil.iter_modules(_fixtures.__path__)]
 
 _ROOT = Path(__file__).resolve().parent
 

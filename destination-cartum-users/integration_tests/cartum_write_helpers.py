@@ -10,8 +10,8 @@ import requests
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from commerce_emulators.cartum import CartumEmulator
-from commerce_emulators.fixtures.cartum_import import cartum_write_config
+from emulators.cartum import CartumEmulator
+from harness.fixtures.cartum_import import cartum_write_config
 from destination_cartum_users import DestinationCartumUsers
 
 

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from cartum_write_helpers import catalog_dict, export_users, record, state, write  # noqa: E402
 
-from commerce_emulators.cartum import CartumEmulator  # noqa: E402
-from commerce_emulators.upgates import UpgatesEmulator  # noqa: E402
+from emulators.cartum import CartumEmulator  # noqa: E402
+from emulators.upgates import UpgatesEmulator  # noqa: E402
 
 
 def measure(records: list[dict], stream: str, mapping: dict, country_of, invalid_phone: str, batch: int = 100) -> dict:

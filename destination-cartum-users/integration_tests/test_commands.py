@@ -11,8 +11,8 @@ import pytest
 from airbyte_cdk.models import Status
 from cartum_write_helpers import catalog_dict, export_users, record, state, stdin_of, user
 
-from commerce_emulators.fixtures.cartum_import import cartum_write_config
-from commerce_emulators.runner import run_connector
+from harness.fixtures.cartum_import import cartum_write_config
+from harness.runner import run_connector
 from destination_cartum_users import DestinationCartumUsers
 
 LOGGER = logging.getLogger("airbyte")

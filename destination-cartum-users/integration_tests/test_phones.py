@@ -105,7 +105,7 @@ def test_realistic_czech_slovak_shop_loses_no_customer_for_a_phone(cartum_write_
 def test_upgates_realistic_world_no_customer_with_a_country_rejected_for_the_phone(cartum_write_factory, tmp_path):
     """The UPgates emulator's real-world seed (local phones, nulls, case twins) through the
     upgates_customer preset, with the strictest choice invalid_phone = reject_record."""
-    from commerce_emulators.upgates import UpgatesEmulator
+    from emulators.upgates import UpgatesEmulator
 
     world = UpgatesEmulator(customers=600)
     customers = [world.render_customer(c) for c in world.customers.values()]

@@ -10,10 +10,10 @@ import pytest
 from airbyte_cdk.models import FailureType, Status
 from cartum_write_helpers import catalog_dict, record, state, stdin_of, user, write
 
-from commerce_emulators.capture import CaptureServer
-from commerce_emulators.fixtures.cartum_import import cartum_write_config
-from commerce_emulators.runner import run_connector, script
-from commerce_emulators.secrets_scan import assert_no_secrets
+from emulators.capture import CaptureServer
+from harness.fixtures.cartum_import import cartum_write_config
+from harness.runner import run_connector, script
+from harness.secrets_scan import assert_no_secrets
 from destination_cartum_users import DestinationCartumUsers
 
 # distinctive, and changed by URL-encoding and JSON escaping

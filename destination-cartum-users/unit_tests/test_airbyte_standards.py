@@ -12,7 +12,7 @@ import pytest
 
 from airbyte_cdk.test.standard_tests import DestinationTestSuiteBase
 from destination_common.testing import skip_image_test_without_image, write_test_configs
-from commerce_emulators.cartum import CartumEmulator
+from emulators.cartum import CartumEmulator
 from destination_cartum_users import DestinationCartumUsers
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]

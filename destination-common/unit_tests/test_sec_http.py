@@ -10,8 +10,8 @@ import requests
 from airbyte_cdk.logger import AirbyteLogFormatter
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from commerce_emulators.capture import CaptureServer
-from commerce_emulators.secrets_scan import assert_no_secrets
+from emulators.capture import CaptureServer
+from harness.secrets_scan import assert_no_secrets
 
 from destination_common import HttpClient, add_secret, check_url, redact
 from destination_common.http import add_basic_secret, register_secret_forms, url_for_message

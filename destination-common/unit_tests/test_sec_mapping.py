@@ -10,7 +10,7 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from commerce_emulators.secrets_scan import assert_no_secrets
+from harness.secrets_scan import assert_no_secrets
 
 from destination_common import MappingError, MappingRegistry, RejectLog, StreamHandler, TemplateMapper, WriteLoop
 from destination_common.mapping import MAX_OUTPUT_CHARS, config_for_templates, secret_paths_of

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from commerce_emulators.secrets_scan import assert_no_secrets
+from harness.secrets_scan import assert_no_secrets
 from destination_common import RejectLog
 from destination_common.http import add_secret
 

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 import pytest
 import requests
 
-from commerce_emulators.loyalty import LoyaltyEmulator
+from emulators.loyalty import LoyaltyEmulator
 
 
 def emulator_config(api: LoyaltyEmulator, **overrides: Any) -> dict[str, Any]:

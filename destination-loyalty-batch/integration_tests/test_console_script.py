@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from commerce_emulators.runner import run_connector
+from harness.runner import run_connector
 
 CMD = "destination-loyalty-batch"
 

@@ -102,7 +102,7 @@ def test_dry_run_lookups_stop_at_their_budget(loyalty_api, write_fast, monkeypat
 
 
 def test_dry_run_falls_back_to_create_or_update_when_customer_search_is_refused(loyalty_api, write_fast):
-    from commerce_emulators.loyalty import LoyaltyError
+    from emulators.loyalty import LoyaltyError
 
     def refuse(params):
         raise LoyaltyError("customer_search is not enabled for this API user")

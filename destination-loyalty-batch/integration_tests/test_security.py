@@ -11,9 +11,9 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from commerce_emulators.capture import CaptureServer
-from commerce_emulators.runner import run_connector
-from commerce_emulators.secrets_scan import assert_no_secrets
+from emulators.capture import CaptureServer
+from harness.runner import run_connector
+from harness.secrets_scan import assert_no_secrets
 
 CMD = "destination-loyalty-batch"
 # distinctive, and changed by URL-encoding: a leak in the form's encoding would not look like the key
@@ -129,6 +129,6 @@ def test_auto_add_has_a_sane_maximum_in_the_spec():
 
 
 def _script() -> list[str]:
-    from commerce_emulators.runner import script
+    from harness.runner import script
 
     return [script(CMD)]

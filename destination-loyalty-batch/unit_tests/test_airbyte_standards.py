@@ -12,7 +12,7 @@ import pytest
 
 from airbyte_cdk.test.standard_tests import DestinationTestSuiteBase
 from destination_common.testing import skip_image_test_without_image, write_test_configs
-from commerce_emulators.loyalty import LoyaltyEmulator
+from emulators.loyalty import LoyaltyEmulator
 from destination_loyalty_batch import DestinationLoyaltyBatch
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]

@@ -11,8 +11,8 @@ import pytest
 from airbyte_cdk.models import Status
 from upgates_write_helpers import PUT, cartum_user, catalog_dict, emails, metas_of, record, state, stdin_of
 
-from commerce_emulators.fixtures.upgates_write import upgates_write_config
-from commerce_emulators.runner import run_connector
+from harness.fixtures.upgates_write import upgates_write_config
+from harness.runner import run_connector
 from destination_upgates_customers import DestinationUpgatesCustomers
 
 LOGGER = logging.getLogger("airbyte")

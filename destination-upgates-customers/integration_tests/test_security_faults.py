@@ -9,10 +9,10 @@ import pytest
 from airbyte_cdk.models import FailureType
 from upgates_write_helpers import PUT, cartum_user, catalog_dict, emails, metas_of, record, state, stdin_of, write
 
-from commerce_emulators.capture import CaptureServer
-from commerce_emulators.fixtures.upgates_write import upgates_write_config
-from commerce_emulators.runner import run_connector
-from commerce_emulators.secrets_scan import assert_no_secrets
+from emulators.capture import CaptureServer
+from harness.fixtures.upgates_write import upgates_write_config
+from harness.runner import run_connector
+from harness.secrets_scan import assert_no_secrets
 
 API_KEY = "Upw-Key-7Qx93Zr"
 

@@ -13,7 +13,7 @@ import pytest
 from airbyte_cdk.models import FailureType
 from upgates_write_helpers import GET, PUT, cartum_user, catalog_dict, emails, metas_of, record, state, write
 
-from commerce_emulators.upgates import http_date
+from emulators.upgates import http_date
 from destination_common import WriteLoop
 
 

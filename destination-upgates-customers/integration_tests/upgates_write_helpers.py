@@ -9,8 +9,8 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from commerce_emulators.fixtures.upgates_write import upgates_write_config
-from commerce_emulators.upgates import UpgatesEmulator
+from harness.fixtures.upgates_write import upgates_write_config
+from emulators.upgates import UpgatesEmulator
 from destination_upgates_customers import DestinationUpgatesCustomers
 
 PUT = "PUT customers"

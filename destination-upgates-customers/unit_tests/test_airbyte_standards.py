@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from airbyte_cdk.test.standard_tests import DestinationTestSuiteBase
-from commerce_emulators.upgates import UpgatesEmulator
+from emulators.upgates import UpgatesEmulator
 from destination_common.testing import skip_image_test_without_image, write_test_configs
 from destination_upgates_customers import DestinationUpgatesCustomers
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from commerce_emulators.runner import configured_catalog, run_connector, script
+from harness.runner import configured_catalog, run_connector, script
 
 from bench.measure import ProcResult, Stat, run_process, stat
 

@@ -16,7 +16,7 @@ from bench.measure import ProcResult, run_process, stat
 from bench.synth import record_file
 from bench.worlds import SinkCartum, SinkLoyalty, lean_log
 
-from commerce_emulators.runner import script
+from harness.runner import script
 
 DATA = Path(__file__).resolve().parents[2] / ".bench" / "data"
 LATENCY = 0.05

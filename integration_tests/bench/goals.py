@@ -5,7 +5,7 @@
 - rows other helpers measure with their own code, imported by file path and called as
   `measure(quick, log) -> list[dict]` (see `external`): destinations pipelined at 50 ms per
   answer, concurrency 1 and 4 (`bench/core_pipelining.py`), UPgates at its concurrency limit
-  (`source-upgates-customers/integration_tests/bench_concurrency.py`);
+  (`integration_tests/bench/upgates_concurrency.py`);
 - the realistic world (issue 13): the demo's connections on the emulators' default (real-shop)
   worlds, per destination: records rejected, corrected, requests vs ceil(N/batch).
 """
@@ -36,7 +36,7 @@ CONNECTORS = [
 ]
 EXTERNAL = [
     ("4", "destinations pipelined (H-core)", ROOT / "integration_tests" / "bench" / "core_pipelining.py"),
-    ("2", "UPgates at its concurrency limit (H-upsrc)", ROOT / "source-upgates-customers" / "integration_tests" / "bench_concurrency.py"),
+    ("2", "UPgates at its concurrency limit (H-upsrc)", ROOT / "integration_tests" / "bench" / "upgates_concurrency.py"),
 ]
 
 
@@ -115,7 +115,7 @@ RUN_LINE = re.compile(r"run (\d+): .*?(\d+) x 429.*?first request to last answer
 
 
 def _adapt(path: Path, quick: bool, sizes: Sizes, log: Callable[[str], None]) -> list[dict[str, Any]]:
-    """bench_concurrency.py has no measure(): run its command line (200 pages at 100 ms, 3 at
+    """upgates_concurrency.py has no measure(): run its command line (200 pages at 100 ms, 3 at
     once) in its own process group with a time limit and read its "run N: …" lines."""
     runs = 1 if quick else max(3, sizes.reps)
     args = [sys.executable, str(path), "--pages", "200", "--latency", "0.1", "--workers", "3", "--runs", str(runs)]
@@ -163,10 +163,10 @@ def rejected_file_counts(path: Path) -> dict[str, Any]:
 
 def bench_realistic(results: Results, sizes: Sizes, log: Callable[[str], None]) -> None:
     """The demo's connections on the emulators' default worlds (real-shop data) at N records."""
-    from commerce_emulators import demo
-    from commerce_emulators.cartum import CartumEmulator
-    from commerce_emulators.loyalty import LoyaltyEmulator
-    from commerce_emulators.upgates import UpgatesEmulator
+    import demo.run as demo
+    from emulators.cartum import CartumEmulator
+    from emulators.loyalty import LoyaltyEmulator
+    from emulators.upgates import UpgatesEmulator
 
     section = "7"
     n = sizes.realistic_records

@@ -2,7 +2,7 @@
 share the bench process with the emulators): `python pipeline_child.py spec.json`.
 
 The spec names the source and destination commands (already prefixed with /usr/bin/time -v),
-their configs, the streams and the state folder; the child runs commerce_emulators.pipeline's
+their configs, the streams and the state folder; the child runs harness.pipeline's
 Pipeline once and prints one JSON line with what it saw."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import resource
 import sys
 
-from commerce_emulators.pipeline import Pipeline
+from harness.pipeline import Pipeline
 
 
 def _self_usage() -> dict[str, float]:

@@ -1,5 +1,5 @@
 """Bench item 5: the demo's two pipelines at N customers, each run through the pipeline runner
-(commerce_emulators.pipeline, the platform stand-in) in its own process: end-to-end time and
+(harness.pipeline, the platform stand-in) in its own process: end-to-end time and
 the peak memory of each of the three processes: source and destination measured by
 /usr/bin/time -v (the read; discover runs before it), the runner by its own resource.getrusage.
 

@@ -24,7 +24,7 @@ def main() -> None:
         emu = BenchUpgates(latency=args.latency, service_time=args.service_time)
         emu.bulk_seed(args.customers)
     elif args.api == "cartum":
-        from commerce_emulators.cartum import CartumEmulator
+        from emulators.cartum import CartumEmulator
 
         emu = CartumEmulator(users=args.customers, orders=args.customers, latency=args.latency)
     else:

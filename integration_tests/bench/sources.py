@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from commerce_emulators.base import Clock
+from emulators.base import Clock
 
 from bench.common import Results, Row, Sizes, Workdir, catalog_for, ceil_div, installed, now, read_args, run_read
 from bench.measure import ProcResult, run_process, stat
@@ -221,7 +221,7 @@ def bench_upgates_cpu(results: Results, sizes: Sizes, log: Callable[[str], None]
 
 
 def catalog_for_plain(work: Workdir, config: dict[str, Any]) -> dict[str, Any]:
-    from commerce_emulators.runner import configured_catalog
+    from harness.runner import configured_catalog
 
     stream = {"name": "customers", "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]}
     return configured_catalog([stream], "full_refresh", "overwrite")

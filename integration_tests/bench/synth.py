@@ -21,8 +21,8 @@ MARK = "@@I@@"
 
 
 def _cartum_templates(count: int = 200) -> list[dict[str, Any]]:
-    from commerce_emulators.cartum import Shop
-    from commerce_emulators.cartum_seed import CUSTOMER_GROUPS, MANAGERS, PRICE_LEVELS, make_user
+    from emulators.cartum import Shop
+    from emulators.cartum_seed import CUSTOMER_GROUPS, MANAGERS, PRICE_LEVELS, make_user
 
     shop = Shop(customer_groups=[dict(g) for g in CUSTOMER_GROUPS], price_levels=[dict(p) for p in PRICE_LEVELS],
                 managers={k: dict(v) for k, v in MANAGERS.items()})

@@ -25,12 +25,12 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from commerce_emulators.base import LoggedRequest, RequestLog
-from commerce_emulators.cartum import CartumEmulator
-from commerce_emulators.upgates import UpgatesEmulator, UpgatesError
+from emulators.base import LoggedRequest, RequestLog
+from emulators.cartum import CartumEmulator
+from emulators.upgates import UpgatesEmulator, UpgatesError
 
 try:  # the loyalty emulator exists from the start; guard anyway
-    from commerce_emulators.loyalty import LoyaltyEmulator
+    from emulators.loyalty import LoyaltyEmulator
 except ImportError:  # pragma: no cover
     LoyaltyEmulator = None  # type: ignore[assignment,misc]
 
@@ -136,8 +136,8 @@ def lean_log(emulator: Any) -> Any:
 # read module's own helpers. The gateway dispatches through the module-level FUNCTIONS registry,
 # so the fast path is registered there as a wrapper that serves BenchCartum instances only and
 # hands every other emulator to the original function unchanged.
-import commerce_emulators.cartum_read as _cr  # noqa: E402
-from commerce_emulators.cartum import FUNCTIONS as _FUNCTIONS  # noqa: E402
+import emulators.cartum_read as _cr  # noqa: E402
+from emulators.cartum import FUNCTIONS as _FUNCTIONS  # noqa: E402
 
 
 class BenchCartum(CartumEmulator):
@@ -149,7 +149,7 @@ class BenchCartum(CartumEmulator):
         """`count` new orders by random users (created now, or at `moments`), as `add_order()`
         makes them, without sorting the whole user list for each one (add_order does; minutes
         at 100,000 users)."""
-        from commerce_emulators.cartum_seed import make_order
+        from emulators.cartum_seed import make_order
 
         with self.lock:
             users = self.shop.users_by_id()

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from commerce_emulators.cartum import CartumEmulator
-from commerce_emulators.cartum_seed import USER_B2B_KEYS
+from emulators.cartum import CartumEmulator
+from emulators.cartum_seed import USER_B2B_KEYS
 
 USER_KEYS = {"id", "title", "email", "phone", "country", "city", "address", "registered", *USER_B2B_KEYS}
 

@@ -4,7 +4,7 @@ for: rejects and corrections side by side, warnings, phones rejected where a cou
 
 import json
 
-from commerce_emulators import demo
+import demo.run as demo
 
 
 def test_demo_runs_every_connection_twice_and_reports(tmp_path, capsys):

@@ -6,7 +6,7 @@ import pytest
 import requests
 from aiohttp import web
 
-from commerce_emulators.base import Clock, Emulator
+from emulators.base import Clock, Emulator
 
 
 class Echo(Emulator):
@@ -80,9 +80,9 @@ def test_clock_compresses_and_advances():
 
 
 # ---- redirect fault, capture server, secrets scan (issue 11 test equipment) ---------------
-from commerce_emulators.base import Fault  # noqa: E402
-from commerce_emulators.capture import CaptureServer  # noqa: E402
-from commerce_emulators.secrets_scan import assert_no_secrets, find_secrets, secret_forms  # noqa: E402
+from emulators.base import Fault  # noqa: E402
+from emulators.capture import CaptureServer  # noqa: E402
+from harness.secrets_scan import assert_no_secrets, find_secrets, secret_forms  # noqa: E402
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])

@@ -34,8 +34,8 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from commerce_emulators.runner import RunResult, parse_messages, run_connector
-from commerce_emulators.runner import script as script_path
+from harness.runner import RunResult, parse_messages, run_connector
+from harness.runner import script as script_path
 
 # The first test also sets up the engine and builds the images: on a fresh machine (podman
 # installed with apt, base image made with debootstrap) that alone can pass pytest.ini's 600 s.
@@ -308,8 +308,8 @@ def test_metadata_is_in_step_with_the_package_and_image(name: str) -> None:
 def source_setup(name: str):
     """(emulator context manager, config builder, secret) for a source."""
     if name == "source-upgates-customers":
-        from commerce_emulators.fixtures.upgates import upgates_config_for
-        from commerce_emulators.upgates import UpgatesEmulator
+        from harness.fixtures.upgates import upgates_config_for
+        from emulators.upgates import UpgatesEmulator
 
         # Two runs at once against one emulator: allow their concurrent requests. The tidy world:
         # the realistic one stamps a customer in the future, so the saved cursor is the time of
@@ -318,8 +318,8 @@ def source_setup(name: str):
         api = UpgatesEmulator(customers=120, max_concurrent=10, world="tidy")
         return api, lambda a: upgates_config_for(a), lambda a: a.api_key
     if name == "source-cartum":
-        from commerce_emulators.cartum import CartumEmulator
-        from commerce_emulators.fixtures.cartum import cartum_config_for
+        from emulators.cartum import CartumEmulator
+        from harness.fixtures.cartum import cartum_config_for
 
         api = CartumEmulator(users=60, orders=80, tidy=True)  # no future stamps: see above
         return api, lambda a: cartum_config_for(a), lambda a: a.password
@@ -370,8 +370,8 @@ def _state(stream: str, value: Any) -> str:
 def destination_setup(name: str):
     """(emulator factory, config builder, secret, catalog, stdin) for a destination."""
     if name == "destination-cartum-users":
-        from commerce_emulators.cartum import CartumEmulator
-        from commerce_emulators.fixtures.cartum_import import cartum_write_config
+        from emulators.cartum import CartumEmulator
+        from harness.fixtures.cartum_import import cartum_write_config
 
         catalog = load_json(ROOT / name / "integration_tests" / "configured_catalog.json")
         stream = catalog["streams"][0]["stream"]["name"]
@@ -387,7 +387,7 @@ def destination_setup(name: str):
             "\n".join(lines) + "\n",
         )
     if name == "destination-loyalty-batch":
-        from commerce_emulators.loyalty import LoyaltyEmulator
+        from emulators.loyalty import LoyaltyEmulator
 
         def config(a: Any) -> dict:
             return {
@@ -412,7 +412,7 @@ def destination_setup(name: str):
         lines += [_record(stream, p) for p in people[3:]] + [_state(stream, "b")]
         return (LoyaltyEmulator, config, lambda a: a.api_key, catalog, "\n".join(lines) + "\n")
     if name == "destination-upgates-customers":
-        from commerce_emulators.fixtures.upgates_write import make_upgates_write, upgates_write_config
+        from harness.fixtures.upgates_write import make_upgates_write, upgates_write_config
 
         catalog = load_json(ROOT / name / "integration_tests" / "configured_catalog.json")
         stream = catalog["streams"][0]["stream"]["name"]
@@ -477,11 +477,11 @@ def test_connection_of_images_matches_the_venv_connection(engine: Engine, built:
     the same pipe of console scripts: the same states echoed, the same users in the shop."""
     src_name, dst_name = "source-upgates-customers", "destination-cartum-users"
     src_image, dst_image = image_of(src_name, built), image_of(dst_name, built)
-    from commerce_emulators.cartum import CartumEmulator
-    from commerce_emulators.fixtures.cartum_import import cartum_write_config
-    from commerce_emulators.fixtures.upgates import upgates_config_for
-    from commerce_emulators.runner import configured_catalog
-    from commerce_emulators.upgates import UpgatesEmulator
+    from emulators.cartum import CartumEmulator
+    from harness.fixtures.cartum_import import cartum_write_config
+    from harness.fixtures.upgates import upgates_config_for
+    from harness.runner import configured_catalog
+    from emulators.upgates import UpgatesEmulator
 
     with UpgatesEmulator(customers=40, max_concurrent=10, world="tidy") as upgates, \
             CartumEmulator(users=5, orders=0) as shop_venv, CartumEmulator(users=5, orders=0) as shop_img:

@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from commerce_emulators.fixtures.loyalty import loyalty_form
-from commerce_emulators.loyalty import LoyaltyEmulator
+from harness.fixtures.loyalty import loyalty_form
+from emulators.loyalty import LoyaltyEmulator
 
 
 def post(api: LoyaltyEmulator, **fields) -> requests.Response:

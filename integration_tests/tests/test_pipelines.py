@@ -15,11 +15,11 @@ from typing import Any
 import phonenumbers
 import pytest
 
-from commerce_emulators.cartum import CartumEmulator
-from commerce_emulators.demo import CARTUM_ID_META, World, change_customers, pipelines, rejected_reasons, write_back_installed
-from commerce_emulators.loyalty import LoyaltyEmulator
-from commerce_emulators.pipeline import Pipeline, PipelineRun
-from commerce_emulators.upgates import UpgatesEmulator
+from emulators.cartum import CartumEmulator
+from demo.run import CARTUM_ID_META, World, change_customers, pipelines, rejected_reasons, write_back_installed
+from emulators.loyalty import LoyaltyEmulator
+from harness.pipeline import Pipeline, PipelineRun
+from emulators.upgates import UpgatesEmulator
 
 COUNTRIES = {"CZ": "Czech Republic", "SK": "Slovakia"}
 GROUPS = {"VIP": 4, "Veľkoobchod": 3}
@@ -509,7 +509,7 @@ def test_upgates_429_for_concurrency_is_waited_out(tmp_path):
 def test_upgates_quota_stops_the_sync_and_the_next_hour_resumes_it(tmp_path):
     from datetime import datetime, timezone
 
-    from commerce_emulators.base import Clock
+    from emulators.base import Clock
 
     # Shop time starts 5 s into an hour, so the quota's Retry-After (next hour) is far away.
     start = datetime.now(timezone.utc).replace(minute=0, second=5, microsecond=0)

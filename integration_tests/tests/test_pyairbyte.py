@@ -13,9 +13,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import airbyte as ab  # noqa: E402
 
-from commerce_emulators.cartum import CartumEmulator  # noqa: E402
-from commerce_emulators.runner import script  # noqa: E402
-from commerce_emulators.upgates import UpgatesEmulator  # noqa: E402
+from emulators.cartum import CartumEmulator  # noqa: E402
+from harness.runner import script  # noqa: E402
+from emulators.upgates import UpgatesEmulator  # noqa: E402
 
 
 @pytest.fixture
@@ -105,8 +105,8 @@ class _RoundTrip:
     for the cache route."""
 
     def __init__(self, tmp, groups_shape: str) -> None:
-        from commerce_emulators.demo import World, connector_configs, pipelines
-        from commerce_emulators.loyalty import LoyaltyEmulator
+        from demo.run import World, connector_configs, pipelines
+        from emulators.loyalty import LoyaltyEmulator
 
         self.up = UpgatesEmulator(customers=120, seed=12, groups_shape=groups_shape).start()
         self.direct_shop = CartumEmulator(users=0, orders=0, seed=12).start()
@@ -150,7 +150,7 @@ def test_round_trip_through_the_cache_gives_the_same_users_as_the_direct_pipe(in
     in particular, whose type varies): the group mapping must survive that."""
     from airbyte._message_iterators import AirbyteMessageIterator
 
-    from commerce_emulators.runner import run_connector
+    from harness.runner import run_connector
 
     trip = _RoundTrip(in_tmp, groups_shape)
     try:

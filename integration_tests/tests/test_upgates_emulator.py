@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 import requests
 
-from commerce_emulators.upgates import UpgatesEmulator
+from emulators.upgates import UpgatesEmulator
 
 AUTH = ("api-login", "api-key-secret")
 

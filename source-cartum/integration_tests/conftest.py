@@ -1,5 +1,5 @@
 """In-process syncs of SourceCartum against the Cartum emulator (fixtures `cartum`,
-`cartum_factory` come from commerce_emulators.fixtures.cartum via the root conftest)."""
+`cartum_factory` come from harness.fixtures.cartum via the root conftest)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import math
 from datetime import timedelta
 
 from airbyte_cdk.models import FailureType
-from commerce_emulators.fixtures.cartum import cartum_config_for
+from harness.fixtures.cartum import cartum_config_for
 
 
 def traced(out):
@@ -212,7 +212,7 @@ def test_the_demos_timing_users_import_requests_landing_in_one_second(sync, cart
     # (the demo's "2,025" run), whatever the machine's speed.
     import requests
 
-    from commerce_emulators.base import Clock
+    from emulators.base import Clock
 
     api = cartum_factory(tidy=True, users=40, orders=0, clock=Clock(speed=0))
     token = requests.post(f"{api.url}/api/auth/", json={"login": api.login, "password": api.password}, timeout=10).json()["response"]["token"]

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from airbyte_cdk.models import FailureType
-from commerce_emulators.base import Clock
-from commerce_emulators.fixtures.cartum import cartum_config_for
+from emulators.base import Clock
+from harness.fixtures.cartum import cartum_config_for
 
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 B2B_FIELDS = ("customer_group_id", "balance", "balance_currency", "manager", "site_link", "company", "role")

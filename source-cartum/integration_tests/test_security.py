@@ -9,11 +9,11 @@ import subprocess
 import pytest
 
 from airbyte_cdk.models import FailureType
-from commerce_emulators.base import Clock
-from commerce_emulators.capture import CaptureServer
-from commerce_emulators.fixtures.cartum import cartum_config_for
-from commerce_emulators.runner import run_connector, script
-from commerce_emulators.secrets_scan import assert_no_secrets
+from emulators.base import Clock
+from emulators.capture import CaptureServer
+from harness.fixtures.cartum import cartum_config_for
+from harness.runner import run_connector, script
+from harness.secrets_scan import assert_no_secrets
 
 PASSWORD = "Pw-7f3Kq-Distinct-Casrc"
 USERS_ONLY = {

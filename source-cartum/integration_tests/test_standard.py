@@ -16,7 +16,7 @@ import pytest
 
 from airbyte_cdk.test.models import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
-from commerce_emulators.cartum import CartumEmulator
+from emulators.cartum import CartumEmulator
 from source_cartum import SourceCartum
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]

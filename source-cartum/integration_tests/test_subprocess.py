@@ -11,8 +11,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from commerce_emulators.fixtures.cartum import cartum_config_for
-from commerce_emulators.runner import run_connector, script
+from harness.fixtures.cartum import cartum_config_for
+from harness.runner import run_connector, script
 
 CATALOG = {
     "streams": [

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import jsonschema
 import pytest
 
-from commerce_emulators.fixtures.cartum import cartum_config_for
+from harness.fixtures.cartum import cartum_config_for
 from source_cartum import SourceCartum
 
 STREAMS = ["users", "customer_groups", "price_levels", "orders"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airbyte_cdk.models import FailureType
-from commerce_emulators.fixtures.cartum import cartum_config_for
+from harness.fixtures.cartum import cartum_config_for
 
 FMT = "%Y-%m-%d %H:%M:%S"
 

@@ -12,7 +12,7 @@ import pytest
 
 from airbyte_cdk.test.models import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
-from commerce_emulators.upgates import UpgatesEmulator
+from emulators.upgates import UpgatesEmulator
 from source_upgates_customers import SourceUpgatesCustomers
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]

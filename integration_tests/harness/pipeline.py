@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from commerce_emulators.runner import configured_catalog, run_connector, script, state_key
+from harness.runner import configured_catalog, run_connector, script, state_key
 
 
 @dataclass

@@ -60,8 +60,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from commerce_emulators.base import Clock, Emulator
-from commerce_emulators.upgates_write import put_customers
+from emulators.base import Clock, Emulator
+from emulators.upgates_write import put_customers
 
 PAGE_SIZE = 100
 MAX_WRITE_ITEMS = 100
@@ -597,7 +597,7 @@ class UpgatesEmulator(Emulator):
         return 200, {**meta, "customers": [self.render_customer(c) for c in chunk]}
 
     def _put_customers(self, request: web.Request, body: Any) -> tuple[int, Any]:
-        return put_customers(self, request, body)  # seed 002 write-back: commerce_emulators/upgates_write.py
+        return put_customers(self, request, body)  # seed 002 write-back: emulators/upgates_write.py
 
     def _delete_customers(self, request: web.Request, body: Any) -> tuple[int, Any]:
         raw = request.query.get("ids", "")

@@ -32,11 +32,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from commerce_emulators.cartum import CartumError, function
-from commerce_emulators.cartum_seed import DATE_FORMAT, ORDER_B2B_KEYS, USER_B2B_KEYS
+from emulators.cartum import CartumError, function
+from emulators.cartum_seed import DATE_FORMAT, ORDER_B2B_KEYS, USER_B2B_KEYS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from commerce_emulators.cartum import CartumEmulator
+    from emulators.cartum import CartumEmulator
 
 _FORMATS = (("%Y-%m-%d %H:%M:%S", True), ("%d.%m.%Y %H:%M:%S", True), ("%Y-%m-%d", False), ("%d.%m.%Y", False))
 

@@ -1,5 +1,5 @@
 """API emulators for the connector set's tests, demo and benchmarks."""
 
-from commerce_emulators.base import Clock, Emulator, Fault, RequestLog
+from emulators.base import Clock, Emulator, Fault, RequestLog
 
 __all__ = ["Clock", "Emulator", "Fault", "RequestLog"]

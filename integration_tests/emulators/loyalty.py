@@ -38,7 +38,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from aiohttp import web
 
-from commerce_emulators.base import Clock, Emulator
+from emulators.base import Clock, Emulator
 
 STANDARD_FIELDS = (
     "card_number",

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from commerce_emulators.base import Clock, Emulator
+from emulators.base import Clock, Emulator
 
 # function name ("users/export") -> handler(emulator, body) -> (status, response)
 Handler = Callable[["CartumEmulator", dict[str, Any]], tuple[str, Any]]
@@ -96,7 +96,7 @@ class CartumEmulator(Emulator):
         self.tz = ZoneInfo(timezone)
         self.shop = Shop()
         # The seeded world (cartum_seed.py): groups, price levels, managers, users, orders.
-        from commerce_emulators.cartum_seed import seed_shop
+        from emulators.cartum_seed import seed_shop
 
         # tidy=False (default): a world like a real shop's (bulk imports in one second, local
         # phones, nulls, case-twin e-mails, long names, a few future-stamped users and orders).
@@ -115,14 +115,14 @@ class CartumEmulator(Emulator):
     # ---- world changes between syncs (cartum_seed.py builds the dicts) -------------------
     def add_user(self, registered: datetime | None = None, **fields: Any) -> dict[str, Any]:
         """A new user in export shape, registered now (shop-local) unless told otherwise."""
-        from commerce_emulators.cartum_seed import make_user
+        from emulators.cartum_seed import make_user
 
         with self.lock:
             return make_user(self.shop, self.random, registered or self.local_now(), **fields)
 
     def add_order(self, created: datetime | None = None, user_id: int | None = None, **fields: Any) -> dict[str, Any]:
         """A new order of user `user_id` (default: a random user), created now unless told otherwise."""
-        from commerce_emulators.cartum_seed import make_order
+        from emulators.cartum_seed import make_order
 
         with self.lock:
             users = self.shop.users_by_id()
@@ -161,8 +161,8 @@ class CartumEmulator(Emulator):
 
     def add_routes(self, app: web.Application) -> None:
         # Register the function modules (import has the side effect of filling FUNCTIONS).
-        import commerce_emulators.cartum_import  # noqa: F401
-        import commerce_emulators.cartum_read  # noqa: F401
+        import emulators.cartum_import  # noqa: F401
+        import emulators.cartum_read  # noqa: F401
 
         app.router.add_route("*", "/api/{function:.+?}/", self._gateway)
         app.router.add_route("*", "/api/{function:.+?}", self._gateway)

@@ -61,7 +61,7 @@ def _email_of(item: dict[str, Any], where: str) -> str:
 def put_customers(api: Any, request: Any, body: Any) -> tuple[int, Any]:
     """The handler body (called under the emulator's lock, after its guard)."""
     # Imported here: upgates.py imports this module for its hook.
-    from commerce_emulators.upgates import UpgatesError
+    from emulators.upgates import UpgatesError
 
     items = body.get("customers") if isinstance(body, dict) else None
     if not isinstance(items, list):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from commerce_emulators.upgates import UpgatesEmulator
+from emulators.upgates import UpgatesEmulator
 
 
 def put(api: UpgatesEmulator, customers: list, **kw) -> requests.Response:

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from commerce_emulators.cartum import CartumEmulator
-from commerce_emulators.loyalty import LoyaltyEmulator
-from commerce_emulators.pipeline import Pipeline, PipelineRun
-from commerce_emulators.runner import BIN
-from commerce_emulators.upgates import UpgatesEmulator
+from emulators.cartum import CartumEmulator
+from emulators.loyalty import LoyaltyEmulator
+from harness.pipeline import Pipeline, PipelineRun
+from harness.runner import BIN
+from emulators.upgates import UpgatesEmulator
 
 # Log lines worth showing while a run goes (the connectors' own progress and summaries).
 PROGRESS = re.compile(r"progress|summary|page \d+|pages|window|quota|rejected record|future|normalised", re.I)

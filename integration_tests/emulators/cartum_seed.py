@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from commerce_emulators.cartum import Shop
+    from emulators.cartum import Shop
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 

@@ -1,6 +1,6 @@
 """How close `read` of the customers stream comes to UPgates' concurrency ideal (issue 16 item 3).
 
-    .venv/bin/python source-upgates-customers/integration_tests/bench_concurrency.py [--pages 200] [--latency 0.1] [--workers 3] [--runs 3]
+    .venv/bin/python integration_tests/bench/upgates_concurrency.py [--pages 200] [--latency 0.1] [--workers 3] [--runs 3]
 
 Starts the UPgates emulator (tidy world, `pages` x 100 customers, every answer held `latency`
 seconds, 3 requests allowed at once), runs the real console script `source-upgates-customers
@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "integration_tests"))
 
-from commerce_emulators.runner import configured_catalog, script  # noqa: E402
-from commerce_emulators.upgates import UpgatesEmulator  # noqa: E402
+from harness.runner import configured_catalog, script  # noqa: E402
+from emulators.upgates import UpgatesEmulator  # noqa: E402
 
 try:  # the bench's caching emulator: same answers, without re-sorting 20,000 customers per page
     from bench.worlds import BenchUpgates as Emulator  # type: ignore

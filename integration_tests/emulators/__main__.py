@@ -1,18 +1,18 @@
-"""Serve one emulator on 127.0.0.1 until Ctrl-C:  python -m commerce_emulators upgates --port 8801"""
+"""Serve one emulator on 127.0.0.1 until Ctrl-C:  python -m emulators upgates --port 8801"""
 
 import argparse
 import importlib
 import time
 
 EMULATORS = {
-    "upgates": "commerce_emulators.upgates:UpgatesEmulator",
-    "cartum": "commerce_emulators.cartum:CartumEmulator",
-    "loyalty": "commerce_emulators.loyalty:LoyaltyEmulator",
+    "upgates": "emulators.upgates:UpgatesEmulator",
+    "cartum": "emulators.cartum:CartumEmulator",
+    "loyalty": "emulators.loyalty:LoyaltyEmulator",
 }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m commerce_emulators", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m emulators", description=__doc__)
     parser.add_argument("api", choices=sorted(EMULATORS))
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")

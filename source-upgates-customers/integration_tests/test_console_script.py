@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from commerce_emulators.fixtures.upgates import upgates_config_for
-from commerce_emulators.base import Clock
-from commerce_emulators.runner import RunResult, configured_catalog, parse_messages, run_connector, script
-from commerce_emulators.upgates import UpgatesEmulator
+from harness.fixtures.upgates import upgates_config_for
+from emulators.base import Clock
+from harness.runner import RunResult, configured_catalog, parse_messages, run_connector, script
+from emulators.upgates import UpgatesEmulator
 
 SOURCE = "source-upgates-customers"
 
@@ -359,7 +359,7 @@ def run_raw(*args: str, files: dict[str, Any]) -> subprocess.CompletedProcess:
 
 
 def test_debug_output_never_holds_the_key_in_any_encoding():
-    from commerce_emulators.secrets_scan import assert_no_secrets
+    from harness.secrets_scan import assert_no_secrets
 
     with UpgatesEmulator(customers=120, login=LOGIN, api_key=KEY) as api:
         config = upgates_config_for(api)
@@ -377,7 +377,7 @@ def test_debug_output_never_holds_the_key_in_any_encoding():
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_a_redirect_is_never_followed_and_names_the_new_location(status):
-    from commerce_emulators.capture import CaptureServer
+    from emulators.capture import CaptureServer
 
     trap = CaptureServer()
     trap.start()

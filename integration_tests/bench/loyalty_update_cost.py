@@ -3,7 +3,7 @@
 (8 sets of fields), a STATE every K records as a source checkpoints, written in append_dedup
 (overwrite_duplicates=update) with keep_existing and with send_blank.
 
-    .venv/bin/python destination-loyalty-batch/integration_tests/bench_update_cost.py --records 775 --state-every 50
+    .venv/bin/python integration_tests/bench/loyalty_update_cost.py --records 775 --state-every 50
 
 Prints customers_batch requests beside the ideal ceil(N / batch size) and the number of field
 sets, and the `Loyalty summary` line.
@@ -16,8 +16,8 @@ import json
 import math
 import time
 
-from commerce_emulators.loyalty import LoyaltyEmulator
-from commerce_emulators.runner import run_connector
+from emulators.loyalty import LoyaltyEmulator
+from harness.runner import run_connector
 
 
 def mixed(n: int) -> list[dict]:

@@ -54,11 +54,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from commerce_emulators.cartum import CartumError, function
-from commerce_emulators.cartum_seed import DATE_FORMAT
+from emulators.cartum import CartumError, function
+from emulators.cartum_seed import DATE_FORMAT
 
 if TYPE_CHECKING:  # pragma: no cover
-    from commerce_emulators.cartum import CartumEmulator
+    from emulators.cartum import CartumEmulator
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+\d{7,15}$")
@@ -259,7 +259,7 @@ def _import(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
 def products_of(emu: "CartumEmulator") -> dict[str, dict[str, Any]]:
     """The shop's products by article (created on first use from cartum_seed.PRODUCTS)."""
     if not hasattr(emu, "products"):
-        from commerce_emulators.cartum_seed import PRODUCTS
+        from emulators.cartum_seed import PRODUCTS
 
         emu.products = {
             art: {"article": art, "title": title, "price": price, "price_old": 0, "price_levels": {}}
