@@ -1,0 +1,135 @@
+"""One way to point a CDK standard suite (`SourceTestSuiteBase`, `DestinationTestSuiteBase`) at
+an emulator, for sources and destinations alike.
+
+The CDK's standard tests read the configs that a connector's `acceptance-test-config.yml` names
+under `secrets/` (git-ignored) at test time. A suite starts its emulator once per class and
+writes those files from the checked-in `integration_tests/*.json` with the running emulator's
+address (and whatever else the emulator decides, e.g. its login) set:
+
+    from harness.standard import EmulatorSuite
+
+    class TestDestinationCartumUsers(EmulatorSuite, DestinationTestSuiteBase):
+        connector = DestinationCartumUsers
+
+        @classmethod
+        def start_emulator(cls):
+            return CartumEmulator(users=5, orders=0)
+
+        @classmethod
+        def emulator_config(cls, api):
+            return {"shop_url": api.url}
+
+`EmulatorSuite` (put it before the CDK base) adds two autouse fixtures: image tests are skipped
+without `--connector-image`, and a class-scoped one starts the emulator and writes the configs
+(`serve_test_configs`). A source whose constructor takes the config uses `scenario_config`:
+
+    @classmethod
+    def create_connector(cls, scenario):
+        return SourceCartum(config=scenario_config(cls, scenario))
+
+The lower-level pieces stay usable on their own: `write_test_configs(root, shop_url=api.url)`
+and `skip_image_test_without_image(request)` (formerly destination_common.testing, same
+behaviour), and `serve_test_configs(root, emulator, ...)` as a context manager.
+
+Test equipment: connectors never import it.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, TypeVar
+
+import pytest
+
+TEST_CONFIGS = (("sample_config.json", "config.json"), ("invalid_config.json", "invalid_config.json"))
+
+E = TypeVar("E")
+
+
+def write_test_configs(connector_root: Path, files: Iterable[tuple[str, str]] = TEST_CONFIGS, **overrides: Any) -> Path:
+    """Write `secrets/<target>` from `integration_tests/<source>` for each (source, target)
+    pair, with `overrides` (e.g. the emulator's URL) set; returns the secrets folder."""
+    root = Path(connector_root)
+    secrets = root / "secrets"
+    secrets.mkdir(exist_ok=True)
+    for source, target in files:
+        config = json.loads((root / "integration_tests" / source).read_text())
+        config.update(overrides)
+        (secrets / target).write_text(json.dumps(config))
+    return secrets
+
+
+def skip_image_test_without_image(request: Any) -> None:
+    """Skip a test marked `image_tests` when no `--connector-image` was given."""
+    if request.node.get_closest_marker("image_tests") and not request.config.getoption("--connector-image"):
+        pytest.skip("image test: build the image and pass --connector-image")
+
+
+@contextmanager
+def serve_test_configs(
+    connector_root: Path,
+    emulator: E,
+    overrides: Mapping[str, Any] | Callable[[E], Mapping[str, Any]] | None = None,
+    files: Iterable[tuple[str, str]] = TEST_CONFIGS,
+) -> Iterator[E]:
+    """Start `emulator` (an emulator not yet started), write the connector's `secrets/*.json`
+    from its `integration_tests/*.json` with `overrides` set (a mapping, or a function of the
+    running emulator returning one, e.g. `lambda api: {"api_url": api.url}`), yield the running
+    emulator and stop it afterwards. The written files stay (the CDK reads them lazily)."""
+    with emulator as api:  # type: ignore[attr-defined]
+        values = overrides(api) if callable(overrides) else (overrides or {})
+        write_test_configs(connector_root, files, **dict(values))
+        yield api
+
+
+def scenario_config(suite: Any, scenario: Any) -> dict[str, Any]:
+    """The config dict of a CDK `ConnectorTestScenario` (or `{}` when there is none), read
+    relative to the suite's connector root: what a source's `create_connector` passes on."""
+    from airbyte_cdk.test.models import ConnectorTestScenario
+
+    return dict(
+        (scenario or ConnectorTestScenario()).get_config_dict(
+            connector_root=suite.get_connector_root_dir(), empty_if_missing=True
+        )
+    )
+
+
+class EmulatorSuite:
+    """Mixin for a CDK standard test class (list it before the CDK base class).
+
+    Override `start_emulator()` (return an emulator, not started) and `emulator_config(api)`
+    (the values to set in every written config, from the running emulator); `config_files`
+    names the (integration_tests/<source>, secrets/<target>) pairs. The running emulator is the
+    class-scoped fixture `suite_emulator`.
+    """
+
+    config_files: ClassVar[Iterable[tuple[str, str]]] = TEST_CONFIGS
+
+    @classmethod
+    def start_emulator(cls) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{cls.__name__} must return its emulator from start_emulator()")
+
+    @classmethod
+    def emulator_config(cls, api: Any) -> Mapping[str, Any]:
+        return {"api_url": api.url}
+
+    @pytest.fixture(autouse=True)
+    def _image_tests_need_an_image(self, request: pytest.FixtureRequest) -> None:
+        """The CDK builds a Python connector's image only inside the Airbyte monorepo; here the
+        image comes from the connector's Dockerfile and is passed with --connector-image."""
+        skip_image_test_without_image(request)
+
+    @classmethod
+    @contextmanager
+    def serve_emulator(cls) -> Iterator[Any]:
+        """Start the suite's emulator and write its configs (what the fixture below does)."""
+        root = cls.get_connector_root_dir()  # type: ignore[attr-defined]
+        with serve_test_configs(root, cls.start_emulator(), cls.emulator_config, cls.config_files) as api:
+            yield api
+
+    @pytest.fixture(autouse=True, scope="class")
+    def suite_emulator(self) -> Iterator[Any]:
+        with type(self).serve_emulator() as api:
+            yield api
