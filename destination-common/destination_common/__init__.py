@@ -1,5 +1,6 @@
 """Shared core of the repository's Airbyte destinations (see README.md for the interface)."""
 
+from destination_common.errors import config_error, system_error, transient_error
 from destination_common.discover import (
     DiscoverableDestination,
     Operation,
@@ -49,6 +50,7 @@ __all__ = [
     "WriteStats",
     "add_secret",
     "check_url",
+    "config_error",
     "connection_failed",
     "destination_catalog_message",
     "field_templates",
@@ -64,6 +66,8 @@ __all__ = [
     "redact",
     "resolve_streams",
     "set_path",
+    "system_error",
+    "transient_error",
 ]
 
 # phones (H-sec): E.164 normalisation with phonenumbers, country field -> region

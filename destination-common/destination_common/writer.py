@@ -59,8 +59,8 @@ class StreamHandler(ABC):
                        cleaning changed); the loop logs it after its "Write summary" line.
     max_batch        → None, or the most items one send() may carry. The core slices batches
                        (and bisection halves) to it. A handler that learns the API's limit (a
-                       "too many items" refusal) lowers it before raising BatchRefused, so later
-                       batches are not refused again.
+                       "too many items" refusal) calls `self.learn_limit(n, reason)` before
+                       raising BatchRefused, so later batches are not refused again.
     """
 
     dedupe: bool = False
@@ -94,6 +94,37 @@ class StreamHandler(ABC):
         write anything; `send()` must still work without it (halves of a refused batch are
         never prepared). Default: nothing."""
         return None
+
+    def learn_limit(self, size: int, reason: str) -> bool:
+        """The one mechanism for a learnt request-size limit: the API refused a request as too
+        large and named (or implied) that at most `size` items fit. Lowers `self.max_batch` to
+        `size` when that is lower (thread-safe: `send()` runs in worker threads), logs one
+        warning — `<reason>; sending at most N per request from now on. Set batch_size to N to
+        save the refused requests.` — and returns True; returns False (nothing logged) when
+        the limit already was that low or `size` < 1. The loop slices batches, bisection halves
+        and the refused items to `max_batch`, and fills later batches only to it. `reason`
+        says what was refused (e.g. `The shop refused 100 users in one users/import request
+        (too many)`); it is redacted."""
+        size = int(size)
+        if size < 1:
+            return False
+        with self._limit_lock():
+            if self.max_batch is not None and size >= self.max_batch:
+                return False
+            self.max_batch = size
+        logger.warning(
+            redact(
+                f"{reason}; sending at most {size} per request from now on. "
+                f"Set batch_size to {size} to save the refused requests."
+            )
+        )
+        return True
+
+    def _limit_lock(self) -> threading.Lock:
+        lock = self.__dict__.get("_dc_limit_lock")
+        if lock is None:
+            lock = self.__dict__.setdefault("_dc_limit_lock", threading.Lock())  # setdefault: one lock even if raced
+        return lock
 
     def note(self, field: str, reason: str) -> None:
         """Record a field-level correction of the record being mapped (from map/validate)."""

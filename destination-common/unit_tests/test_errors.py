@@ -1,0 +1,77 @@
+"""The error helpers (config_error, transient_error, system_error) and StreamHandler.learn_limit."""
+
+import logging
+import threading
+
+import pytest
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+import destination_common
+from destination_common import StreamHandler, add_secret, config_error, system_error, transient_error
+
+SECRET = "errors-helper-secret-7Qz"
+
+
+@pytest.mark.parametrize(
+    "helper, failure_type",
+    [(config_error, FailureType.config_error), (transient_error, FailureType.transient_error), (system_error, FailureType.system_error)],
+)
+def test_helpers_return_redacted_traced_exceptions(helper, failure_type):
+    add_secret(SECRET)
+    cause = ValueError("cause")
+    exc = helper(f"refused with {SECRET}", internal=f"internal {SECRET}", exception=cause)
+    assert isinstance(exc, AirbyteTracedException)
+    assert exc.failure_type == failure_type
+    assert exc.message == "refused with ****"
+    assert exc.internal_message == "internal ****"
+    assert str(exc) == "refused with ****"
+    assert exc._exception is cause
+    plain = helper("plain text")
+    assert plain.message == plain.internal_message == "plain text"
+
+
+def test_helpers_are_exported():
+    assert {"config_error", "transient_error", "system_error"} <= set(destination_common.__all__)
+
+
+class _Handler(StreamHandler):
+    def send(self, items):
+        return []
+
+
+def test_learn_limit_lowers_only_and_warns_once(caplog):
+    handler = _Handler()
+    assert handler.max_batch is None
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        assert handler.learn_limit(10, "The API refused 20 items in one request (too many)") is True
+        assert handler.learn_limit(10, "again") is False
+        assert handler.learn_limit(30, "higher") is False
+        assert handler.learn_limit(0, "nonsense") is False
+    assert handler.max_batch == 10
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "The API refused 20 items in one request (too many); sending at most 10 per request from now on. "
+        "Set batch_size to 10 to save the refused requests."
+    ]
+    assert handler.learn_limit(4, "lower") is True
+    assert handler.max_batch == 4
+    assert _Handler().max_batch is None  # per instance, the class default untouched
+
+
+def test_learn_limit_is_thread_safe():
+    handler = _Handler()
+    results: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def learn(n):
+        barrier.wait()
+        results.append(handler.learn_limit(n, "too many"))
+
+    threads = [threading.Thread(target=learn, args=(n,)) for n in (50, 40, 30, 20, 25, 35, 45, 20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert handler.max_batch == 20
+    assert 1 <= sum(results) <= 7
