@@ -1,8 +1,10 @@
 """Cartum (Horoshop B2B) API emulator: the gateway, the token, the envelope and the shop.
 
 The read functions (`users/export`, `customer-groups/export`, `price-levels/export`,
-`orders/get`) live in `cartum_read.py`, the write function (`users/import`) in
-`cartum_import.py`; both register into `FUNCTIONS` below. Everything answers HTTP 200 with
+`orders/get`) live in `cartum_read.py`, the write functions (`users/import`, `catalog/import`)
+in `cartum_import.py`; this module collects their tables into `FUNCTIONS`. The shop's world and
+the error type are in `cartum_model.py`, the seeded world in `cartum_seed.py`; imports go one
+way (model <- seed <- read, import <- cartum). Everything answers HTTP 200 with
 `{"status": …, "response": …}` as API-NOTES §2 describes.
 """
 
@@ -11,63 +13,31 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from emulators import cartum_import, cartum_read
 from emulators.base import Clock, Emulator
+from emulators.cartum_model import CartumError, Handler, Shop, registrar
+from emulators.cartum_seed import make_order, make_user, seed_shop
 
-# function name ("users/export") -> handler(emulator, body) -> (status, response)
-Handler = Callable[["CartumEmulator", dict[str, Any]], tuple[str, Any]]
-FUNCTIONS: dict[str, Handler] = {}
-B2B_FUNCTIONS: set[str] = set()
+__all__ = ["B2B_FUNCTIONS", "FUNCTIONS", "CartumEmulator", "CartumError", "Handler", "Shop", "Token", "function"]
 
-
-def function(name: str, *, b2b: bool = False) -> Callable[[Handler], Handler]:
-    """Register a gateway function. `b2b=True`: FORBIDDEN on a shop without the B2B module."""
-
-    def register(fn: Handler) -> Handler:
-        FUNCTIONS[name] = fn
-        if b2b:
-            B2B_FUNCTIONS.add(name)
-        return fn
-
-    return register
-
-
-class CartumError(Exception):
-    """Raise from a handler to answer `{status, response: {message}}`."""
-
-    def __init__(self, status: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.response = {"message": message, **extra}
+# Every gateway function: function name ("users/export") -> handler(emulator, body) -> (status,
+# response); `function(name, b2b=...)` registers one more.
+FUNCTIONS: dict[str, Handler] = {**cartum_read.FUNCTIONS, **cartum_import.FUNCTIONS}
+B2B_FUNCTIONS: set[str] = cartum_read.B2B_FUNCTIONS | cartum_import.B2B_FUNCTIONS
+function = registrar(FUNCTIONS, B2B_FUNCTIONS)
 
 
 @dataclass
 class Token:
     value: str
     expires: datetime
-
-
-@dataclass
-class Shop:
-    """The shop's world. Users are keyed by e-mail (the import's unique key); ids ascend."""
-
-    users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    customer_groups: list[dict[str, Any]] = field(default_factory=list)
-    price_levels: list[dict[str, Any]] = field(default_factory=list)
-    orders: list[dict[str, Any]] = field(default_factory=list)
-    managers: dict[int, dict[str, Any]] = field(default_factory=dict)
-    currencies: dict[int, str] = field(default_factory=lambda: {1: "UAH", 2: "USD", 3: "EUR"})
-    next_user_id: int = 1
-    next_order_id: int = 1
-
-    def users_by_id(self) -> list[dict[str, Any]]:
-        return sorted(self.users.values(), key=lambda u: u["id"])
 
 
 class CartumEmulator(Emulator):
@@ -96,8 +66,6 @@ class CartumEmulator(Emulator):
         self.tz = ZoneInfo(timezone)
         self.shop = Shop()
         # The seeded world (cartum_seed.py): groups, price levels, managers, users, orders.
-        from emulators.cartum_seed import seed_shop
-
         # tidy=False (default): a world like a real shop's (bulk imports in one second, local
         # phones, nulls, case-twin e-mails, long names, a few future-stamped users and orders).
         self.tidy = tidy
@@ -115,15 +83,11 @@ class CartumEmulator(Emulator):
     # ---- world changes between syncs (cartum_seed.py builds the dicts) -------------------
     def add_user(self, registered: datetime | None = None, **fields: Any) -> dict[str, Any]:
         """A new user in export shape, registered now (shop-local) unless told otherwise."""
-        from emulators.cartum_seed import make_user
-
         with self.lock:
             return make_user(self.shop, self.random, registered or self.local_now(), **fields)
 
     def add_order(self, created: datetime | None = None, user_id: int | None = None, **fields: Any) -> dict[str, Any]:
         """A new order of user `user_id` (default: a random user), created now unless told otherwise."""
-        from emulators.cartum_seed import make_order
-
         with self.lock:
             users = self.shop.users_by_id()
             if user_id is not None:
@@ -160,10 +124,6 @@ class CartumEmulator(Emulator):
         return request.match_info.get("function") or None
 
     def add_routes(self, app: web.Application) -> None:
-        # Register the function modules (import has the side effect of filling FUNCTIONS).
-        import emulators.cartum_import  # noqa: F401
-        import emulators.cartum_read  # noqa: F401
-
         app.router.add_route("*", "/api/{function:.+?}/", self._gateway)
         app.router.add_route("*", "/api/{function:.+?}", self._gateway)
 

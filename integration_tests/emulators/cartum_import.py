@@ -54,11 +54,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from emulators.cartum import CartumError, function
-from emulators.cartum_seed import DATE_FORMAT
+from emulators.cartum_model import CartumError, Handler, registrar
+from emulators.cartum_seed import DATE_FORMAT, PRODUCTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from emulators.cartum import CartumEmulator
+
+# This module's gateway functions (emulators.cartum serves them).
+FUNCTIONS: dict[str, Handler] = {}
+B2B_FUNCTIONS: set[str] = set()
+function = registrar(FUNCTIONS, B2B_FUNCTIONS)
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+\d{7,15}$")
@@ -259,8 +264,6 @@ def _import(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
 def products_of(emu: "CartumEmulator") -> dict[str, dict[str, Any]]:
     """The shop's products by article (created on first use from cartum_seed.PRODUCTS)."""
     if not hasattr(emu, "products"):
-        from emulators.cartum_seed import PRODUCTS
-
         emu.products = {
             art: {"article": art, "title": title, "price": price, "price_old": 0, "price_levels": {}}
             for art, title, price in PRODUCTS

@@ -32,11 +32,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from emulators.cartum import CartumError, function
+from emulators.cartum_model import CartumError, Handler, registrar
 from emulators.cartum_seed import DATE_FORMAT, ORDER_B2B_KEYS, USER_B2B_KEYS
 
 if TYPE_CHECKING:  # pragma: no cover
     from emulators.cartum import CartumEmulator
+
+# This module's gateway functions (emulators.cartum serves them).
+FUNCTIONS: dict[str, Handler] = {}
+B2B_FUNCTIONS: set[str] = set()
+function = registrar(FUNCTIONS, B2B_FUNCTIONS)
 
 _FORMATS = (("%Y-%m-%d %H:%M:%S", True), ("%d.%m.%Y %H:%M:%S", True), ("%Y-%m-%d", False), ("%d.%m.%Y", False))
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 import bisect
 import random
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from emulators.cartum import Shop
+from emulators.cartum_model import Shop
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
