@@ -1,11 +1,9 @@
-"""DestinationLoyaltyBatch: check, discover (DESTINATION_CATALOG) and write for the loyalty
-platform's customers_batch, on the shared destination core (destination_common)."""
+"""DestinationLoyaltyBatch: check, discover (the destination objects of schema.py) and write
+for the loyalty platform's customers_batch, on the shared destination core (destination_common)."""
 
 from __future__ import annotations
 
-import json
 import logging
-from importlib.resources import files
 from typing import Any, Iterable, List, Mapping, Optional
 
 from airbyte_cdk.models import (
@@ -18,98 +16,20 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common.discover import DiscoverableDestination, Operation, connection_failed, resolve_streams
 from destination_common.http import redact
-from destination_common.mapping import MappingRegistry, field_templates
 from destination_common.writer import WriteLoop
 
-from destination_loyalty_batch.client import LoyaltyClient, config_error
-from destination_loyalty_batch.handler import (
-    DRY_RUN_LOOKUPS,
-    GeneratedIds,
-    LookupBudget,
-    LoyaltyHandler,
-    LoyaltyRejectLog,
-    LoyaltyStats,
-    duplicate_mode,
-    generated_ids_path,
-)
-from destination_loyalty_batch.presets import PRESETS, CustomFields, MappingConfigError, mapping_config
-from destination_loyalty_batch.rows import STANDARD_FIELDS, is_header
+from destination_loyalty_batch.client import LoyaltyClient
+from destination_loyalty_batch.dry_run import DRY_RUN_LOOKUPS, LookupBudget
+from destination_loyalty_batch.generated_ids import GeneratedIds, generated_ids_path
+from destination_loyalty_batch.handler import LoyaltyHandler
+from destination_loyalty_batch.mapping import CustomFields, build_mapper
+from destination_loyalty_batch.masking import LoyaltyRejectLog
+from destination_loyalty_batch.schema import OBJECT, duplicate_mode, operations
+from destination_loyalty_batch.stats import LoyaltyStats
 
 logger = logging.getLogger("airbyte")
 
-OBJECT = "customers"
 DEFAULT_BATCH_SIZE = 500
-SYNC_MODES = ("append", "append_dedup")
-MATCHING_KEYS = [["code"], ["card_number"]]
-
-FIELD_DESCRIPTIONS = {
-    "code": "The sending system's unique customer id; matches existing customers. Without it the platform generates a 16-digit code.",
-    "card_number": "Loyalty card number; matches existing customers when no code is sent.",
-    "custom_date": "A date (birthday, anniversary...), sent as YYYY-MM-DD; ISO 8601 and DD.MM.YYYY are converted.",
-    "auto_add": "Amount added to the first campaign (points, visits, dollars or product, by campaign type).",
-    "customer_username": "API-only user name.",
-    "customer_password": "Password for custom applications (customer hotsite).",
-    "customer_PIN": "API-only PIN (physical terminals).",
-}
-
-
-def customer_schema(custom_fields: Optional[list[Mapping[str, Any]]] = None) -> dict[str, Any]:
-    props: dict[str, Any] = {}
-    for name in STANDARD_FIELDS:
-        prop: dict[str, Any] = {"type": ["null", "number", "string"] if name == "auto_add" else ["null", "string"]}
-        if name in FIELD_DESCRIPTIONS:
-            prop["description"] = FIELD_DESCRIPTIONS[name]
-        if name == "custom_date":
-            prop["format"] = "date"
-        props[name] = prop
-    for field in custom_fields or []:
-        prop = {"type": ["null", "string"], "title": str(field.get("label") or field["name"])}
-        desc = f"Custom field '{field.get('label') or field['name']}'"
-        if field.get("type"):
-            desc += f" ({field['type']})"
-        if str(field.get("required", "")).lower() in ("true", "yes", "1"):
-            desc += ", required"
-        prop["description"] = desc + "; may also be given by its label."
-        props[str(field["name"])] = prop
-    return {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "additionalProperties": True, "properties": props}
-
-
-def operations(custom_fields: Optional[list[Mapping[str, Any]]] = None) -> List[Operation]:
-    schema = customer_schema(custom_fields)
-    return [Operation(OBJECT, mode, schema, MATCHING_KEYS) for mode in SYNC_MODES]
-
-
-def connector_spec() -> dict[str, Any]:
-    return json.loads(files("destination_loyalty_batch").joinpath("spec.json").read_text(encoding="utf-8"))
-
-
-def build_mapper(config: Mapping[str, Any], fields: Optional[CustomFields]) -> tuple[Any, bool]:
-    """The record → customer function for the configured mapping, and whether unknown keys
-    are an error (custom templates, whose targets the user named) or dropped (presets)."""
-    try:
-        mapping = mapping_config(config)
-    except MappingConfigError as exc:
-        raise config_error(str(exc)) from None
-    name = str(mapping.get("preset") or "loyalty")
-    templates = field_templates(mapping)
-    for target in templates:
-        if target in STANDARD_FIELDS or is_header(target) and (fields is None or target in fields.names):
-            continue
-        if fields is not None and fields.resolve(target):
-            continue
-        known = ", ".join(sorted(fields.names)) if fields else "custom_field_N"
-        raise config_error(
-            f"The field template target '{target}' is neither a customers_batch field nor a custom field of this account "
-            f"(custom fields: {known}). Rename it in the record mapping."
-        )
-    registry = MappingRegistry()
-    for preset, fn in PRESETS.items():
-        registry.register(preset, lambda _config, fn=fn: fn)
-    # templates see the config without the spec's airbyte_secret fields (the API key)
-    mapper = registry.build(
-        name, config=config, templates=templates, types={t: "string" for t in templates}, spec=connector_spec()
-    )
-    return mapper, name == "custom"
 
 
 class DestinationLoyaltyBatch(DiscoverableDestination):

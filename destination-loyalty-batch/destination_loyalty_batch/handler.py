@@ -7,124 +7,23 @@ learnt line limit, the generated-ids file, the look-up budget) is changed under 
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import threading
-from collections import Counter, deque
-from pathlib import Path
-from typing import IO, Any, Callable, Hashable, Mapping, Optional, Sequence
+from collections import deque
+from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 
 from destination_common.outcomes import BatchRefused, Item, Outcome, Reject
 from destination_common.phones import normalise_phone, region_for_country
-from destination_common.rejects import RejectLog
 from destination_common.writer import StreamHandler
 
 from destination_loyalty_batch.client import MAX_LINES, ApiError, LoyaltyClient, config_error, is_config_error
-from destination_loyalty_batch.presets import CustomFields, resolve_custom_fields
+from destination_loyalty_batch.dry_run import DRY_RUN_LOOKUPS, LookupBudget
+from destination_loyalty_batch.generated_ids import GeneratedIds
+from destination_loyalty_batch.mapping import CustomFields, resolve_custom_fields
+from destination_loyalty_batch.masking import SECRET_FIELDS, _secret_keys
 from destination_loyalty_batch.rows import DELIMITERS, clean_value, header_params, header_sort_key, normalise_date, plan_requests
+from destination_loyalty_batch.stats import LoyaltyStats
 
 logger = logging.getLogger("airbyte")
-
-MODES = {"append": "ignore", "append_dedup": "update"}
-# customers_batch fields that are credentials of the customer: never in a log line, masked in the
-# rejected-records file (seed 003: customer_password for a customer "hotsite", customer_PIN for terminals)
-SECRET_FIELDS = ("customer_password", "customer_PIN")
-SECRET_KEYS = {"customer_password", "customer_pin", "password", "pin"}
-MASK = "****"
-# dry run: at most this many customer_search look-ups per run (one request per customer); the
-# platform documents no rate limit, and a look-up per record is affordable for an hourly sync of
-# new sign-ups, not for a first import of a whole customer base.
-DRY_RUN_LOOKUPS = 1000
-
-
-def duplicate_mode(sync_mode: str, duplicate_handling: str) -> str:
-    """overwrite_duplicates for a stream: replace → yes (explicit only), else by sync mode."""
-    if duplicate_handling == "replace":
-        return "yes"
-    return MODES[sync_mode]
-
-
-def generated_ids_path(rejected_records_path: Optional[str]) -> Optional[str]:
-    """The generated-ids file beside the rejected-records file: `x/rejected.jsonl` →
-    `x/rejected.generated_ids.jsonl` (None without a rejected-records file)."""
-    if not rejected_records_path or not str(rejected_records_path).strip():
-        return None
-    path = Path(str(rejected_records_path)).expanduser()
-    return str(path.with_name(f"{path.stem}.generated_ids.jsonl"))
-
-
-class GeneratedIds:
-    """JSON lines `{"stream", "key", "email", "code", "card_number", "generated"}`, one per customer
-    for whom the platform generated a code or a card number, appended and flushed per request (so
-    they are on disk before the state that covers them is emitted)."""
-
-    def __init__(self, path: Optional[str]) -> None:
-        self.path = path
-        self.written = 0
-        self._file: Optional[IO[str]] = None
-        self._lock = threading.Lock()
-
-    def write(self, lines: list[dict[str, Any]]) -> None:
-        if not self.path or not lines:
-            return
-        with self._lock:
-            if self._file is None:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "a", encoding="utf-8")
-            for line in lines:
-                self._file.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-            self._file.flush()
-            self.written += len(lines)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
-
-
-class LoyaltyStats:
-    """What the platform reported, summed over the sync, plus what cleaning changed. Counters
-    change under `lock` (send() runs in worker threads)."""
-
-    def __init__(self, batch_size: int = 500) -> None:
-        self.counts: Counter[str] = Counter()
-        self.lock = threading.RLock()
-        self.batch_size = max(1, int(batch_size))
-        self.field_sets: set[tuple[str, ...]] = set()  # update mode: distinct sets of fields seen (bounded)
-
-    def add(self, **counts: int) -> None:
-        with self.lock:
-            self.counts.update(counts)
-
-    def field_set(self, fields: tuple[str, ...]) -> None:
-        with self.lock:
-            if len(self.field_sets) < 10_000:
-                self.field_sets.add(fields)
-
-    def ideal(self) -> int:
-        return math.ceil(self.counts["records_to_send"] / self.batch_size)
-
-    def line(self) -> str:
-        with self.lock:
-            c = Counter(self.counts)
-            sets = len(self.field_sets)
-        text = (
-            f"Loyalty summary: customers new {c['new']}, updated {c['updated']}, ignored {c['ignored']}, "
-            f"line errors {c['line_errors']}; requests customers_batch {c['requests']} "
-            f"vs ideal {self.ideal()} ({c['records_to_send']} records / batch size {self.batch_size}); "
-            + (f"field sets {sets} (update mode never sends a blank: one request per field set per window); " if sets else "")
-            + f"extra requests for delimiters {c['delimiter_requests']}; "
-            f"values with line breaks replaced by a space {c['line_breaks']} (in {c['records_with_line_breaks']} records); "
-            f"phones normalised {c['phones_normalised']}, phones dropped {c['phones_dropped']}, "
-            f"records rejected for their phone {c['phones_rejected']}; "
-            f"customers sent without code {c['no_code']} (codes generated by the platform {c['generated_codes']}), "
-            f"card numbers generated {c['generated_cards']}; answers that did not account for every line {c['unaccounted']}"
-        )
-        if c["lookups"] or c["lookups_skipped"]:
-            text += f"; dry-run look-ups customer_search {c['lookups']} (over the budget, not looked up: {c['lookups_skipped']})"
-        return text
 
 
 class LoyaltyHandler(StreamHandler):
@@ -146,7 +45,7 @@ class LoyaltyHandler(StreamHandler):
         invalid_phone: str = "drop_field",
         generated_ids: Optional[GeneratedIds] = None,
         stats: Optional[LoyaltyStats] = None,
-        lookups: Optional["LookupBudget"] = None,
+        lookups: Optional[LookupBudget] = None,
     ) -> None:
         self.client = client
         self.mapper = mapper
@@ -500,115 +399,12 @@ class LoyaltyHandler(StreamHandler):
             )
 
 
-class LookupBudget:
-    """The dry run's customer_search budget, shared by every stream of a run (thread-safe); it
-    also remembers the keys already looked up or planned as created."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self.failed = False
-        self._known: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
-        self._warned = False
-
-    def take(self) -> bool:
-        with self._lock:
-            if self.failed or self.used >= self.limit:
-                if not self._warned:
-                    self._warned = True
-                    if not self.failed:
-                        logger.info(
-                            f"Dry run: the budget of {self.limit} customer_search look-ups is spent; further customers "
-                            "with a code are counted as 'create or update'."
-                        )
-                return False
-            self.used += 1
-            return True
-
-    def fail(self) -> bool:
-        with self._lock:
-            first = not self.failed
-            self.failed = True
-            return first
-
-    def seen(self, field: str, value: str) -> Optional[bool]:
-        with self._lock:
-            return True if (field, value) in self._known else None
-
-    def remember(self, field: str, value: str) -> None:
-        with self._lock:
-            if len(self._known) < 100_000:
-                self._known.add((field, value))
-
-
 def _planned_skip() -> Outcome:
     """Append (ignore) mode, customer already there: a real write leaves it untouched."""
     try:
         return Outcome.planned("skip")
     except ValueError:  # a core without the "skip" action
         return Outcome.planned("create or update")
-
-
-def _secret_keys(value: Any, out: set[str], depth: int = 0) -> None:
-    if depth > 5:
-        return
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if str(k).lower() in SECRET_KEYS and v not in (None, "") and not isinstance(v, (Mapping, list)):
-                out.add(str(v))
-            else:
-                _secret_keys(v, out, depth + 1)
-    elif isinstance(value, list):
-        for v in value:
-            _secret_keys(v, out, depth + 1)
-
-
-def mask(value: Any, secrets: Sequence[str]) -> Any:
-    """`value` with each secret replaced by **** wherever it occurs in a string (a value equal to
-    a secret always; inside longer text when the secret has 4 characters or more)."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            if value == secret:
-                return MASK
-        for secret in secrets:
-            if len(secret) >= 4 and secret in value:
-                value = value.replace(secret, MASK)
-        return value
-    if isinstance(value, Mapping):
-        return {k: (MASK if str(k).lower() in SECRET_KEYS and v not in (None, "") else mask(v, secrets)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [mask(v, secrets) for v in value]
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and str(value) in secrets:
-        return MASK
-    return value
-
-
-class LoyaltyRejectLog(RejectLog):
-    """The shared RejectLog, with the customers' passwords and PINs masked in the record, the
-    reason and the log line of every rejection and correction."""
-
-    def __init__(self, path: Optional[str], *, secrets_of: Callable[[Mapping[str, Any]], list[str]], log_limit: int = 100) -> None:
-        super().__init__(path, log_limit=log_limit)
-        self._secrets_of = secrets_of
-
-    def _masked(self, record: Mapping[str, Any], reason: str) -> tuple[Any, str]:
-        try:
-            secrets = self._secrets_of(record)
-        except Exception:  # noqa: BLE001 - masking must never fail a sync
-            secrets = []
-        masked = mask(record, secrets) if isinstance(record, Mapping) else record
-        return masked, mask(str(reason), [s for s in secrets if len(s) >= 4]) if secrets else reason
-
-    def reject(self, stream: str, key: Optional[str], code: Any, reason: str, record: Mapping[str, Any]) -> None:
-        record, reason = self._masked(record, reason)
-        super().reject(stream, key, code, reason, record)
-
-    def note(self, stream: str, key: Optional[str], field: str, reason: str, record: Mapping[str, Any]) -> None:  # type: ignore[override]
-        record, reason = self._masked(record, reason)
-        super().note(stream, key, field, reason, record)  # type: ignore[misc]
 
 
 def _chunks(plan: Any, rows: Sequence[Mapping[str, str]], size: int, preferred: str) -> list[Any]:

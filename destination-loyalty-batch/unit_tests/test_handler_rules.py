@@ -1,7 +1,7 @@
 import pytest
 
 from destination_loyalty_batch.client import is_config_error
-from destination_loyalty_batch.handler import duplicate_mode
+from destination_loyalty_batch.schema import duplicate_mode
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def test_which_batch_errors_stop_the_sync(message, config):
 
 
 def test_generated_ids_file_sits_beside_the_rejected_records_file():
-    from destination_loyalty_batch.handler import generated_ids_path
+    from destination_loyalty_batch.generated_ids import generated_ids_path
 
     assert generated_ids_path("/local/loyalty-rejected.jsonl") == "/local/loyalty-rejected.generated_ids.jsonl"
     assert generated_ids_path("out/rejects") == "out/rejects.generated_ids.jsonl"
@@ -42,7 +42,7 @@ def test_generated_ids_file_sits_beside_the_rejected_records_file():
 
 
 def test_mask_hides_customer_secrets_by_value_and_by_field_name():
-    from destination_loyalty_batch.handler import mask
+    from destination_loyalty_batch.masking import mask
 
     record = {"id": "7", "pin": "12", "nested": {"terminal": "771903", "note": "code 771903 given"}, "tags": ["771903"], "n": 771903}
     out = mask(record, ["771903", "12"])

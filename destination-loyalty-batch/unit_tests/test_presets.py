@@ -1,7 +1,7 @@
 import pytest
 
 from destination_common.outcomes import MappingError
-from destination_loyalty_batch.presets import (
+from destination_loyalty_batch.mapping import (
     CustomFields,
     cartum_user,
     loyalty_shape,
@@ -60,7 +60,7 @@ def test_unknown_fields_dropped_or_refused():
 
 
 def test_mapping_config_shape_default_and_deprecated_keys(caplog):
-    from destination_loyalty_batch.presets import MappingConfigError, mapping_config
+    from destination_loyalty_batch.mapping import MappingConfigError, mapping_config
 
     assert mapping_config({}) == {"preset": "loyalty"}
     rows = [{"field": "code", "template": "{{ record.id }}"}]

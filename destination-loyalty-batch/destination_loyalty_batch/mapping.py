@@ -1,4 +1,6 @@
-"""Record mapping presets: a source record → a loyalty customer `{header: value}`.
+"""Record mapping: the presets (a source record → a loyalty customer `{header: value}`), the
+`mapping` configuration, the account's custom fields, and `build_mapper`; custom templates come
+from destination_common's TemplateMapper.
 
 Presets return plain dicts keyed by customers_batch header names; custom fields may be keyed
 by their `custom_field_N` name or by their label (resolved against the account's field list
@@ -7,11 +9,15 @@ by `resolve_custom_fields`). Values are left as they come; cleaning happens late
 
 from __future__ import annotations
 
+import json
 import logging
+from importlib.resources import files
 from typing import Any, Callable, Mapping, Optional
 
-from destination_common.mapping import get_path
+from destination_common.mapping import MappingRegistry, field_templates, get_path
 from destination_common.outcomes import MappingError
+
+from destination_loyalty_batch.client import config_error
 
 from destination_loyalty_batch.rows import STANDARD_FIELDS, is_header
 
@@ -179,3 +185,36 @@ def resolve_custom_fields(customer: Mapping[str, Any], fields: Optional[CustomFi
             raise MappingError(f"custom field '{name}' is given twice (by name and by label)")
         out[name] = value
     return out
+
+
+def connector_spec() -> dict[str, Any]:
+    return json.loads(files("destination_loyalty_batch").joinpath("spec.json").read_text(encoding="utf-8"))
+
+
+def build_mapper(config: Mapping[str, Any], fields: Optional[CustomFields]) -> tuple[Any, bool]:
+    """The record → customer function for the configured mapping, and whether unknown keys
+    are an error (custom templates, whose targets the user named) or dropped (presets)."""
+    try:
+        mapping = mapping_config(config)
+    except MappingConfigError as exc:
+        raise config_error(str(exc)) from None
+    name = str(mapping.get("preset") or "loyalty")
+    templates = field_templates(mapping)
+    for target in templates:
+        if target in STANDARD_FIELDS or is_header(target) and (fields is None or target in fields.names):
+            continue
+        if fields is not None and fields.resolve(target):
+            continue
+        known = ", ".join(sorted(fields.names)) if fields else "custom_field_N"
+        raise config_error(
+            f"The field template target '{target}' is neither a customers_batch field nor a custom field of this account "
+            f"(custom fields: {known}). Rename it in the record mapping."
+        )
+    registry = MappingRegistry()
+    for preset, fn in PRESETS.items():
+        registry.register(preset, lambda _config, fn=fn: fn)
+    # templates see the config without the spec's airbyte_secret fields (the API key)
+    mapper = registry.build(
+        name, config=config, templates=templates, types={t: "string" for t in templates}, spec=connector_spec()
+    )
+    return mapper, name == "custom"
