@@ -11,16 +11,19 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from destination_common import BatchRefused, HttpClient, add_secret, check_url, redact
+from destination_common import BatchRefused, HttpClient, add_secret, check_url, config_error, redact
 
 logger = logging.getLogger("airbyte")
 
 TOKEN_STATUSES = {"AUTHORIZATION_ERROR", "UNAUTHORIZED"}
 
 
-def config_error(message: str) -> AirbyteTracedException:
-    message = redact(message)
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+def b2b_missing(base: str, function: str = "customer-groups/export") -> AirbyteTracedException:
+    """The config error for a shop without the B2B module (a FORBIDDEN to a B2B function)."""
+    return config_error(
+        f"The shop at {base} has no B2B module ({function} answered FORBIDDEN). "
+        "Switch 'B2B module' off in the configuration, or enable the module in the shop."
+    )
 
 
 class CartumClient:
@@ -125,6 +128,52 @@ class CartumClient:
                 logger.debug(redact(f"{function}: answered {status} {size or ''}".rstrip()))
             return str(status), response
         raise AssertionError("unreachable")
+
+    # ---- read-only calls of check and write -------------------------------------------------
+    def check_access(self, *, b2b: bool) -> None:
+        """What `check` proves: the login works (a shop that cannot be reached is a config
+        error here: wrong URL or offline) and one read the sync needs answers OK or EMPTY
+        (customer-groups/export with B2B, else users/export); else a config error."""
+        try:
+            self.authenticate()
+        except AirbyteTracedException as exc:
+            if exc.failure_type == FailureType.transient_error:
+                raise config_error(
+                    f"Cannot reach a Cartum API at {self.base} ({exc.message}). "
+                    "Check the shop URL and that the shop is online."
+                ) from None
+            raise
+        if b2b:
+            status, response = self.call("customer-groups/export")
+            if status == "FORBIDDEN":
+                raise b2b_missing(self.base)
+        else:
+            status, response = self.call("users/export", {"limit": 1})
+        if status not in ("OK", "EMPTY"):
+            raise config_error(f"The shop at {self.base} answered {status}: {self.message(response)}")
+
+    def customer_group_ids(self) -> set[int] | None:
+        """Ids of customer-groups/export (a FORBIDDEN: no B2B module: config error); None when
+        the shop answered something else (customer_group_id is then not checked)."""
+        status, response = self.call("customer-groups/export")
+        if status == "FORBIDDEN":
+            raise b2b_missing(self.base)
+        if status == "OK" and isinstance(response, Mapping):
+            return {g.get("id") for g in response.get("customer_groups") or [] if isinstance(g, Mapping)}
+        if status == "EMPTY":
+            return set()
+        return None
+
+    def price_level_ids(self) -> set[int]:
+        """Ids of price-levels/export (a FORBIDDEN: no B2B module: config error)."""
+        status, response = self.call("price-levels/export")
+        if status == "FORBIDDEN":
+            raise b2b_missing(self.base, "price-levels/export")
+        if status == "EMPTY":
+            return set()
+        if status != "OK" or not isinstance(response, Mapping):
+            raise config_error(f"price-levels/export answered {status}: {self.message(response)[:200]}")
+        return {lv.get("id") for lv in response.get("price_levels") or [] if isinstance(lv, Mapping)}
 
     @staticmethod
     def message(response: Any) -> str:

@@ -9,17 +9,13 @@ import re
 import threading
 from typing import Any, Callable, Collection, Mapping, Optional, Sequence
 
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from destination_common import BatchRefused, Item, Outcome, StreamHandler, config_error, system_error
 
-from destination_common import BatchRefused, Item, Outcome, StreamHandler, redact
-
+from destination_cartum_users.client import CartumClient
 from destination_cartum_users.mapping import decode_nested
 from destination_cartum_users.phones import PhonePolicy
 from destination_cartum_users.prices import map_prices, validate_prices
-
-from destination_cartum_users.client import CartumClient, config_error
-from destination_cartum_users.validation import validate
+from destination_cartum_users.schema import validate
 
 # Whole-request answers that are not about the token: the request is refused as a whole.
 REFUSED_STATUSES = {"ERROR", "EXCEPTION", "HTTP_ERROR"}
@@ -72,8 +68,9 @@ class ImportHandler(StreamHandler):
     """What users/import and catalog/import share: the envelope, the aligned `response.log`,
     whole-request refusals (bisected by the loop) and the learnt batch limit.
 
-    `send()` runs in the loop's worker threads (max_concurrent_requests): the learnt limit and
-    the counters change under `self._lock`; the client serialises its token refresh."""
+    `send()` runs in the loop's worker threads (max_concurrent_requests): the counters change
+    under `self._lock`, the learnt limit under the core's (`learn_limit`); the client
+    serialises its token refresh."""
 
     dedupe = True
     function = "users/import"
@@ -86,25 +83,16 @@ class ImportHandler(StreamHandler):
         self.sent = 0  # items carried by import requests (retries and halves included)
 
     def _note(self, field: str, reason: str) -> None:
-        note = getattr(super(), "note", None)  # StreamHandler.note (destination-common)
-        if note is not None:
-            note(field, reason)
+        self.note(field, reason)  # StreamHandler.note (one seam: the phone tests watch it)
 
-    def learn_limit(self, size: int, reason: str) -> None:
+    def learn_from_refusal(self, size: int, reason: str) -> None:
         """After a "too many" refusal of `size` items: send at most the limit the shop names
-        (or half) per request from now on (destination_common slices to max_batch)."""
+        (or half) per request from now on (the core's `learn_limit`; it slices to max_batch)."""
         if size <= 1 or not SIZE_RE.search(reason or ""):
             return
         named = LIMIT_RE.search(reason)
         limit = max(1, min(int(named.group(1)) if named else size // 2, size - 1))
-        with self._lock:
-            if self.max_batch is not None and limit >= self.max_batch:
-                return
-            self.max_batch = limit
-        logger.warning(
-            f"The shop refused {size} {self.noun} in one {self.function} request ({reason}); sending at most "
-            f"{limit} per request from now on. Set batch_size to {limit} to save these refused requests."
-        )
+        self.learn_limit(limit, f"The shop refused {size} {self.noun} in one {self.function} request ({reason})")
 
     def send(self, items: Sequence[Item]) -> list[Outcome]:
         with self._lock:
@@ -112,7 +100,7 @@ class ImportHandler(StreamHandler):
         try:
             return self._send(items)
         except BatchRefused as refused:
-            self.learn_limit(len(items), refused.reason)
+            self.learn_from_refusal(len(items), refused.reason)
             raise
 
     def _send(self, items: Sequence[Item]) -> list[Outcome]:
@@ -122,11 +110,10 @@ class ImportHandler(StreamHandler):
             log = response.get("log") if isinstance(response, Mapping) else None
             if not isinstance(log, list) or len(log) != len(items):
                 got = len(log) if isinstance(log, list) else "no"
-                msg = redact(
+                raise system_error(
                     f"{function} answered {status} with {got} log entries for {len(items)} {self.noun}; cannot tell "
                     f"which {self.noun} were imported. Report this with the shop's API version."
                 )
-                raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.system_error)
             return [outcome_of(entry) for entry in log]
         message = self.client.message(response)
         if status in REFUSED_STATUSES:
@@ -138,8 +125,7 @@ class ImportHandler(StreamHandler):
             )
         if status == "UNDEFINED_FUNCTION":
             raise config_error(f"The shop at {self.client.base} has no {function} function: check the shop URL.")
-        msg = redact(f"{function} answered an unknown status {status!r}: {message[:300]}")
-        raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.system_error)
+        raise system_error(f"{function} answered an unknown status {status!r}: {message[:300]}")
 
 
 class UsersImportHandler(ImportHandler):

@@ -9,8 +9,22 @@ from typing import Any, Callable, Mapping
 
 from destination_common import MappingError, MappingRegistry, field_templates, get_path
 
-from destination_cartum_users.countries import COUNTRY_NAMES
 from destination_cartum_users.schema import B2B_KEYS, template_types
+
+# Preset `upgates_customer`: UPgates writes an ISO 3166-1 alpha-2 code, Cartum shows a country
+# name. (destination_common.phones reads the other way, a name or code -> region, for phones.)
+COUNTRY_NAMES = {
+    "AT": "Austria", "BE": "Belgium", "BG": "Bulgaria", "BY": "Belarus", "CH": "Switzerland",
+    "CY": "Cyprus", "CZ": "Czech Republic", "DE": "Germany", "DK": "Denmark", "EE": "Estonia",
+    "ES": "Spain", "FI": "Finland", "FR": "France", "GB": "United Kingdom", "GR": "Greece",
+    "HR": "Croatia", "HU": "Hungary", "IE": "Ireland", "IS": "Iceland", "IT": "Italy",
+    "LI": "Liechtenstein", "LT": "Lithuania", "LU": "Luxembourg", "LV": "Latvia", "MD": "Moldova",
+    "MT": "Malta", "NL": "Netherlands", "NO": "Norway", "PL": "Poland", "PT": "Portugal",
+    "RO": "Romania", "RS": "Serbia", "SE": "Sweden", "SI": "Slovenia", "SK": "Slovakia",
+    "UA": "Ukraine", "US": "United States", "CA": "Canada", "TR": "Turkey", "IL": "Israel",
+    "GE": "Georgia", "AM": "Armenia", "AZ": "Azerbaijan", "KZ": "Kazakhstan", "BA": "Bosnia and Herzegovina",
+    "ME": "Montenegro", "MK": "North Macedonia", "AL": "Albania", "CN": "China", "JP": "Japan",
+}
 
 CARTUM_FIELDS = ("title", "email", "phone", "country", "city", "address", "note")
 # Nested fields of the shapes this project produces (UPgates customer, Cartum user, product

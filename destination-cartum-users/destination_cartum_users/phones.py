@@ -8,17 +8,32 @@ which region a record's phone is read in and what happens to a phone that cannot
   config's `default_phone_region`; none of them: only numbers written with `+`/`00` parse;
 - `invalid_phone`: `drop_field` (default: the user is written without the phone, a
   field-level note goes to the rejected-records file) or `reject_record` (code 2, no request).
+
+Only the policy lives here; `normalise_phone` and `region_for_country` are the core's.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional
 
-from destination_common import Reject, get_path
-
-from destination_common.phones import INVALID_PHONE_CHOICES, normalise_phone, region_for_country
+from destination_common import INVALID_PHONE_CHOICES, Reject, config_error, get_path, normalise_phone, region_for_country
 
 COUNTRY_PATHS = ("addresses.billing.country_id", "addresses.delivery.country_id", "country_id", "country")
+
+
+def phone_policy(config: Mapping[str, Any]) -> "PhonePolicy":
+    """The configured policy; config errors for a `default_phone_region` the phone library does
+    not know and an unknown `invalid_phone` (check and write both call this)."""
+    region = (config.get("default_phone_region") or "").strip()
+    if region and (len(region) != 2 or region_for_country(region) != region.upper()):
+        raise config_error(
+            f"default_phone_region '{region[:20]}' is not an ISO 3166 alpha-2 country code known to the phone "
+            "library (e.g. CZ, SK, UA)."
+        )
+    try:
+        return PhonePolicy(config)
+    except ValueError as exc:
+        raise config_error(str(exc)) from None
 
 
 class PhonePolicy:

@@ -1,7 +1,7 @@
 import pytest
 
 from destination_common import Reject
-from destination_cartum_users.validation import phone_ok, problems, validate
+from destination_cartum_users.schema import phone_ok, problems, validate
 
 GOOD = {"title": "Ivanov Ivan", "email": "ivan@mail.net", "phone": "+380631234567",
         "discount_card": {"discount": 3, "active": True, "date_limit": "2027-01-01", "status": 1},
