@@ -23,7 +23,7 @@ from destination_common.mapping import (
     set_path,
 )
 from destination_common.input import DestinationStats, InputReject, InputStats, message_json, read_messages
-from destination_common.outcomes import PLAN_ACTIONS, BatchRefused, Item, MappingError, Outcome, Reject
+from destination_common.outcomes import PLAN_ACTIONS, BatchRefused, Item, MappingError, Outcome, Reject, Status
 from destination_common.rejects import RejectLog
 from destination_common.writer import StreamHandler, WriteLoop, WriteStats
 
@@ -43,6 +43,7 @@ __all__ = [
     "Reject",
     "RejectLog",
     "ResolvedStream",
+    "Status",
     "StreamHandler",
     "TemplateMapper",
     "TransientResponse",

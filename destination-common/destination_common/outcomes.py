@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Mapping, Optional, Union
 
 Code = Union[str, int, None]
 
-ACCEPTED = "accepted"
-REJECTED = "rejected"
-RETRY = "retry"
-REFUSED = "refused"
-PLANNED = "planned"  # dry run: what a real write would do (Outcome.planned(action))
+
+class Status(str, Enum):
+    """What became of one item (`Outcome.status`). A `str` Enum: `Status.ACCEPTED ==
+    "accepted"`, so code and tests that compare with the plain texts keep working; new code
+    compares with the members."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    RETRY = "retry"
+    REFUSED = "refused"
+    PLANNED = "planned"  # dry run: what a real write would do (Outcome.planned(action))
+
+    def __str__(self) -> str:
+        return self.value
+
+
 
 PLAN_ACTIONS = ("create", "update", "create or update", "skip")
 
@@ -20,7 +32,7 @@ PLAN_ACTIONS = ("create", "update", "create or update", "skip")
 class Outcome:
     """The API's verdict on one item of a request, aligned with the items sent.
 
-    status: `accepted`, `rejected` (final: code + reason are recorded), `retry` (the core
+    status (`Status`): `accepted`, `rejected` (final: code + reason are recorded), `retry` (the core
     resends the item once; a second `retry` makes it rejected with that code and reason) or
     `refused` (the item was in a request refused as a whole for a non-transient cause, e.g.
     one of several requests a connector made for one batch: the core settles all `refused`
@@ -31,32 +43,41 @@ class Outcome:
     `StreamHandler.plan`).
     """
 
-    status: str
+    status: Status
     code: Code = None
     reason: Optional[str] = None
 
+    def __post_init__(self) -> None:
+        # Outcome("accepted") (a plain text) still works: it becomes Status.ACCEPTED; an unknown
+        # text stays as it is and the write loop refuses it as before ("unknown outcome status")
+        if not isinstance(self.status, Status):
+            try:
+                object.__setattr__(self, "status", Status(self.status))
+            except ValueError:
+                pass
+
     @classmethod
     def accepted(cls) -> "Outcome":
-        return cls(ACCEPTED)
+        return cls(Status.ACCEPTED)
 
     @classmethod
     def rejected(cls, code: Code, reason: str) -> "Outcome":
-        return cls(REJECTED, code, reason)
+        return cls(Status.REJECTED, code, reason)
 
     @classmethod
     def retry(cls, code: Code, reason: str) -> "Outcome":
-        return cls(RETRY, code, reason)
+        return cls(Status.RETRY, code, reason)
 
     @classmethod
     def refused(cls, code: Code, reason: str) -> "Outcome":
-        return cls(REFUSED, code, reason)
+        return cls(Status.REFUSED, code, reason)
 
     @classmethod
     def planned(cls, action: str = "create or update") -> "Outcome":
         """Dry run: a real write would `create`, `update`, `create or update` or `skip` this item."""
         if action not in PLAN_ACTIONS:
             raise ValueError(f"planned action must be one of {PLAN_ACTIONS}, not {action!r}")
-        return cls(PLANNED, action)
+        return cls(Status.PLANNED, action)
 
 
 @dataclass

@@ -4,7 +4,13 @@ refused batches, retry-once, rejected-share threshold, progress and summary line
 
 Requests overlap the work: `send()` runs in worker threads (up to `max_concurrent_requests`
 in flight) while the main thread maps, validates and buffers the next records. See README.md
-("The write loop") for the invariants."""
+("The write loop") for the invariants.
+
+The loop is made of three parts, each in its module: `routing` (records to buffers to the
+worker pool), `settlement` (send, bisect, retry, in the workers) and `reporting` (counts,
+summary, threshold); this module holds the loop itself (`run`, configuration) and the STATE
+bookkeeping that ties them together. `StreamHandler` (stream_handler.py) and `WriteStats`
+(reporting.py) are importable from here as before."""
 
 from __future__ import annotations
 
@@ -13,173 +19,25 @@ import queue
 import sys
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections import Counter, deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateType, FailureType, Type
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from destination_common.http import redact
-from destination_common.input import DestinationStats, InputReject, repaired_reason
-from destination_common.outcomes import ACCEPTED, PLANNED, REFUSED, REJECTED, RETRY, BatchRefused, Item, Outcome, Reject
+from destination_common.input import DestinationStats
+from destination_common.outcomes import Item
 from destination_common.rejects import RejectLog
+from destination_common.reporting import Reporting, Segment, WriteStats
+from destination_common.routing import NEVER, Batch, Routing
+from destination_common.settlement import Settlement
+from destination_common.stream_handler import StreamHandler
+
+__all__ = ["SWITCH_INTERVAL", "StreamHandler", "WriteLoop", "WriteStats"]
 
 logger = logging.getLogger("airbyte")
-
-
-class StreamHandler(ABC):
-    """What a connector implements per configured stream (one object may serve several).
-
-    map(data)        → payload for the API; raise Reject/MappingError to reject the record.
-    validate(payload)→ None; raise Reject(code, reason) for what the API would refuse.
-    key(payload, data) → the record's key for logs and de-duplication (e-mail, id) or None.
-                       The loop never has two items with the same key in requests in flight
-                       at the same time.
-    send(items)      → one Outcome per item, aligned; raise BatchRefused when the whole request
-                       is refused for a non-transient cause, or answer Outcome.refused for the
-                       items of a part so refused (one of several requests made for a batch);
-                       raise AirbyteTracedException for what must stop the sync (transient
-                       outage after retries, bad creds). Runs in a worker thread, up to
-                       `max_concurrent_requests` at once: it must be thread-safe.
-    plan(items)      → dry run only, instead of send(): one Outcome per item,
-                       Outcome.planned("create" | "update" | "create or update") or
-                       Outcome.rejected(code, reason), using read-only API calls only. Default:
-                       every item "create or update".
-    batch_group(payload) → None, or a hashable: items of different groups never share a batch
-                       (e.g. the set of filled-in fields); memory: one partial batch per group.
-    note(field, reason) → call from map()/validate() for a field-level correction (phone
-                       normalised, field dropped); the loop keeps it (RejectLog.note) and counts
-                       the record as corrected.
-    dedupe           → True: within one batch, a later record with the same key replaces the
-                       earlier one (last wins; the earlier one is counted as `collapsed`).
-    summary()        → None, or a connector-specific summary line (what the API reported, what
-                       cleaning changed); the loop logs it after its "Write summary" line.
-    max_batch        → None, or the most items one send() may carry. The core slices batches
-                       (and bisection halves) to it. A handler that learns the API's limit (a
-                       "too many items" refusal) calls `self.learn_limit(n, reason)` before
-                       raising BatchRefused, so later batches are not refused again.
-    """
-
-    dedupe: bool = False
-    max_batch: Optional[int] = None
-
-    def map(self, data: Mapping[str, Any]) -> Any:
-        return dict(data)
-
-    def validate(self, payload: Any) -> None:
-        return None
-
-    def key(self, payload: Any, data: Mapping[str, Any]) -> Optional[str]:
-        return None
-
-    def summary(self) -> Optional[str]:
-        return None
-
-    def plan(self, items: Sequence[Item]) -> Sequence[Outcome]:
-        return [Outcome.planned("create or update") for _ in items]
-
-    def batch_group(self, payload: Any) -> Any:
-        """None (default), or a hashable group: the loop then batches the stream's items per
-        group (each group flushed at batch_size, all where a batch would be flushed)."""
-        return None
-
-    def prepare(self, items: Sequence[Item]) -> None:
-        """Called in the main thread when a batch is handed to the workers (not in a dry run),
-        while the request before it may still be in flight: work that depends only on these
-        items (encoding the request body) can be done here and kept for `send()` of the same
-        items, so it is not on the path between one answer and the next request. It must not
-        write anything; `send()` must still work without it (halves of a refused batch are
-        never prepared). Default: nothing."""
-        return None
-
-    def learn_limit(self, size: int, reason: str) -> bool:
-        """The one mechanism for a learnt request-size limit: the API refused a request as too
-        large and named (or implied) that at most `size` items fit. Lowers `self.max_batch` to
-        `size` when that is lower (thread-safe: `send()` runs in worker threads), logs one
-        warning — `<reason>; sending at most N per request from now on. Set batch_size to N to
-        save the refused requests.` — and returns True; returns False (nothing logged) when
-        the limit already was that low or `size` < 1. The loop slices batches, bisection halves
-        and the refused items to `max_batch`, and fills later batches only to it. `reason`
-        says what was refused (e.g. `The shop refused 100 users in one users/import request
-        (too many)`); it is redacted."""
-        size = int(size)
-        if size < 1:
-            return False
-        with self._limit_lock():
-            if self.max_batch is not None and size >= self.max_batch:
-                return False
-            self.max_batch = size
-        logger.warning(
-            redact(
-                f"{reason}; sending at most {size} per request from now on. "
-                f"Set batch_size to {size} to save the refused requests."
-            )
-        )
-        return True
-
-    def _limit_lock(self) -> threading.Lock:
-        lock = self.__dict__.get("_dc_limit_lock")
-        if lock is None:
-            lock = self.__dict__.setdefault("_dc_limit_lock", threading.Lock())  # setdefault: one lock even if raced
-        return lock
-
-    def note(self, field: str, reason: str) -> None:
-        """Record a field-level correction of the record being mapped (from map/validate)."""
-        self._note_list().append((str(field), str(reason)))
-
-    def take_notes(self) -> list[tuple[str, str]]:
-        """The notes made in this thread since the last call (the loop calls it)."""
-        notes = self._note_list()
-        taken = list(notes)
-        notes.clear()
-        return taken
-
-    def _note_list(self) -> list[tuple[str, str]]:
-        local = self.__dict__.get("_dc_notes")
-        if local is None:
-            local = self.__dict__.setdefault("_dc_notes", threading.local())
-        if not hasattr(local, "items"):
-            local.items = []
-        return local.items
-
-    @abstractmethod
-    def send(self, items: Sequence[Item]) -> Sequence[Outcome]:
-        ...
-
-
-@dataclass
-class WriteStats:
-    records_in: int = 0
-    accepted: int = 0
-    collapsed: int = 0
-    unknown_stream: int = 0
-    batches: int = 0  # send() calls, bisection halves and retries included
-    bisections: int = 0
-    item_retries: int = 0
-    states: int = 0
-    corrected: int = 0  # records written with at least one field-level note
-    unreadable_input: int = 0  # input lines that were not a usable message (rejected)
-    repaired_input: int = 0  # input lines repaired on the way in (lone surrogates, ...)
-    planned: int = 0  # dry run: items planned
-    states_withheld: int = 0  # dry run: states not echoed
-    max_in_flight: int = 0  # most send() batches in flight at once
-    delayed_flushes: int = 0  # partial batches sent because a state waited max_state_delay_seconds
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
-
-
-class _Segment:
-    """The records a STATE covers (per stream, or all for a global state)."""
-
-    __slots__ = ("records", "rejected")
-
-    def __init__(self) -> None:
-        self.records = 0
-        self.rejected = 0
 
 
 @dataclass
@@ -187,24 +45,9 @@ class _Held:
     message: AirbyteMessage
     point: int  # records 1..point came before this state
     arrived: float
-    segments: list[_Segment]
+    segments: list[Segment]
 
 
-@dataclass
-class _Batch:
-    handler: StreamHandler
-    items: list[Item]
-    keys: set[tuple[int, Any]]
-    floor: int
-    future: Optional[Future] = None
-
-
-_NEVER = float("inf")
-
-
-class _NotSent(Exception):
-    """A batch that was not sent because an earlier send() raised."""
-_QUEUED_AHEAD = 1  # batches submitted beyond max_concurrent_requests (waiting for a worker)
 # While run() works at max_concurrent_requests 1, threads hand the GIL over after at most this
 # long (CPython's default: 5 ms).
 # The main thread maps records without pause; a worker that wakes up because its answer arrived
@@ -214,7 +57,7 @@ _QUEUED_AHEAD = 1  # batches submitted beyond max_concurrent_requests (waiting f
 SWITCH_INTERVAL = 0.0005
 
 
-class WriteLoop:
+class WriteLoop(Routing, Settlement, Reporting):
     """Drive a destination's `write()`:
 
         loop = WriteLoop({"users": handler}, batch_size=100, rejects=RejectLog(path),
@@ -277,11 +120,11 @@ class WriteLoop:
         self._seq = 0
         self._warned_streams: set[str] = set()
         self._lock = threading.RLock()
-        self._inflight: list[_Batch] = []
+        self._inflight: list[Batch] = []
         self._held: deque[_Held] = deque()
-        self._segments: dict[tuple[Optional[str], str], _Segment] = {}
-        self._loose = _Segment()
-        self._failed_floor = _NEVER
+        self._segments: dict[tuple[Optional[str], str], Segment] = {}
+        self._loose = Segment()
+        self._failed_floor = NEVER
         self._error: Optional[BaseException] = None
         self._stop_sending = threading.Event()
         self._executor: Optional[ThreadPoolExecutor] = None
@@ -408,114 +251,6 @@ class WriteLoop:
             return
         self.check_threshold()
 
-    def _on_message(self, message: Any) -> None:
-        if isinstance(message, InputReject):
-            self._on_input_reject(message)
-        elif message.type == Type.RECORD:
-            self._on_record(message)
-        elif message.type == Type.STATE:
-            self._on_state(message)
-
-    # ---- records ------------------------------------------------------------------------
-    def _segment_for(self, namespace: Optional[str], stream: str) -> _Segment:
-        seg = self._segments.get((namespace, stream))
-        if seg is None:
-            seg = self._segments[(namespace, stream)] = _Segment()
-        return seg
-
-    def _on_input_reject(self, bad: InputReject) -> None:
-        self._seq += 1
-        self.stats.records_in += 1
-        self.stats.unreadable_input += 1
-        seg = self._segment_for(None, bad.stream) if bad.stream else self._loose
-        seg.records += 1
-        self.reject(bad.stream or "(input)", f"line {bad.line}", "input", f"line {bad.line}: {bad.reason}", bad.record(), segment=seg)
-        self._progress()
-
-    def _on_record(self, message: AirbyteMessage) -> None:
-        record = message.record
-        stream = record.stream
-        self._seq += 1
-        seg = self._segment_for(getattr(record, "namespace", None), stream)
-        seg.records += 1
-        handler = self.handlers.get(stream)
-        if handler is None:
-            self.stats.unknown_stream += 1
-            if stream not in self._warned_streams:
-                self._warned_streams.add(stream)
-                logger.warning(f"Records of stream '{stream}' are not in the configured catalog: skipped.")
-            return
-        self.stats.records_in += 1
-        data = record.data or {}
-        key: Optional[str] = None
-        _take_notes(handler)  # stale notes (made outside map/validate) belong to no record
-        try:
-            payload = handler.map(data)
-            key = handler.key(payload, data)
-            handler.validate(payload)
-        except Reject as rej:
-            _take_notes(handler)
-            self.reject(stream, key if key is not None else _safe_key(handler, data), rej.code, rej.reason, data, segment=seg)
-            self._progress()
-            return
-        except Exception as exc:  # noqa: BLE001 - a mapping bug must not crash the sync
-            _take_notes(handler)
-            self.reject(stream, key, "mapping", f"mapping failed: {type(exc).__name__}: {str(exc)[:200]}", data, segment=seg)
-            self._progress()
-            return
-        notes = _take_notes(handler)
-        repaired = repaired_reason(message)
-        if repaired:
-            self.stats.repaired_input += 1
-            notes.append(("(input)", repaired))
-        if notes:
-            self.stats.corrected += 1
-            for note_field, reason in notes:
-                self.note(stream, key, note_field, reason, data)
-        item = Item(stream=stream, key=key, payload=payload, record=data, seq=self._seq, segment=seg)
-        bucket: Any = stream
-        group_of = getattr(handler, "batch_group", None)
-        if group_of is not None:
-            try:
-                group = group_of(payload)
-            except Exception:  # noqa: BLE001 - grouping is an optimisation, never a failure
-                group = None
-            if group is not None:
-                bucket = (stream, group)
-        buffer = self._buffers.get(bucket)
-        if buffer is None:
-            buffer = self._buffers[bucket] = {}
-            self._bucket_stream[bucket] = stream
-        if not buffer:
-            self._bucket_floor[bucket] = item.seq
-        if handler.dedupe and key is not None:
-            previous = self._key_bucket.get((stream, key))
-            if previous is not None and key in self._buffers.get(previous, {}):
-                replaced = self._buffers[previous].pop(key)
-                item.seq = min(item.seq, replaced.seq)  # a state after the replaced record waits for this one
-                self.stats.collapsed += 1
-                if item.seq < self._bucket_floor.get(bucket, _NEVER):
-                    self._bucket_floor[bucket] = item.seq
-            buffer[key] = item
-            self._key_bucket[(stream, key)] = bucket
-        else:
-            buffer[("#", self._seq)] = item
-        limit = self._batch_limit(handler)
-        if len(buffer) >= limit:
-            # a limit learnt (lowered) while this buffer filled: send whole requests of it and
-            # keep the rest buffered, so no short request is cut (ceil(N/limit) requests)
-            self._dispatch(bucket, len(buffer) // limit * limit if len(buffer) > limit else None)
-        self._progress()
-
-    def _batch_limit(self, handler: StreamHandler) -> int:
-        """batch_size, or the handler's learnt max_batch when lower (batches then fit one request)."""
-        limit = self.handler_limit(handler)
-        return min(self.batch_size, limit) if limit else self.batch_size
-
-    def _progress(self) -> None:
-        if self.stats.records_in % self.progress_every == 0:
-            logger.info(f"Progress: {self.counts_line()}")
-
     # ---- states -------------------------------------------------------------------------
     def _on_state(self, message: AirbyteMessage) -> None:
         state = message.state
@@ -527,7 +262,7 @@ class WriteLoop:
             segments = list(self._segments.values())
             self._segments = {}
         segments.append(self._loose)
-        self._loose = _Segment()
+        self._loose = Segment()
         self._held.append(_Held(message, self._seq, time.monotonic(), segments))
 
     def _unsettled_floor(self) -> float:
@@ -585,349 +320,3 @@ class WriteLoop:
                 if len(self._buffers.get(bucket) or ()) < self._batch_limit(handler):
                     self.stats.delayed_flushes += 1
                 self._dispatch(bucket)
-
-    # ---- dispatching --------------------------------------------------------------------
-    def _ensure_executor(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=self.max_concurrent_requests, thread_name_prefix=f"{self.name}-send")
-        return self._executor
-
-    def _shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-    def _dispatch(self, bucket: Any, count: Optional[int] = None) -> None:
-        """Send a buffer (a stream's, or a stream's group's) as one batch in a worker thread,
-        once a slot is free and no batch in flight holds one of its keys. With `count`, only
-        the first `count` items go; the rest stay buffered."""
-        buffer = self._buffers.get(bucket)
-        if buffer and count is not None and 0 < count < len(buffer):
-            taken = list(buffer)[:count]
-            items = [buffer.pop(k) for k in taken]
-            self._bucket_floor[bucket] = min(item.seq for item in buffer.values())
-            stream = self._bucket_stream[bucket]
-        else:
-            self._bucket_floor.pop(bucket, None)
-            if not buffer:
-                return
-            items = list(buffer.values())
-            buffer.clear()
-            stream = self._bucket_stream[bucket]
-            if bucket != stream:
-                del self._buffers[bucket], self._bucket_stream[bucket]
-        for item in items:
-            if item.key is not None and self._key_bucket.get((stream, item.key)) == bucket:
-                del self._key_bucket[(stream, item.key)]
-        handler = self.handlers[stream]
-        scope = id(handler)
-        keys = {(scope, item.key) for item in items if item.key is not None}
-        floor = min(item.seq for item in items)
-        if not self.dry_run:
-            try:
-                prepare = getattr(handler, "prepare", None)
-                if prepare is not None:
-                    prepare(items)
-            except Exception:  # noqa: BLE001 - an optimisation: send() does the work itself
-                logger.debug("prepare() failed; send() encodes the batch itself", exc_info=True)
-        while True:
-            self._reap()
-            if self._error is not None:
-                self._failed_floor = min(self._failed_floor, floor)  # never sent: states after it stay held
-                return
-            blockers = [b for b in self._inflight if keys and b.keys & keys]
-            # one batch more than the workers may wait in the executor's queue, so a worker starts
-            # it the moment it is free (no hand-off through the main thread); it shares no key
-            # with any batch submitted before it, so it can never run beside one that has its key
-            if not blockers and len(self._inflight) < self.max_concurrent_requests + _QUEUED_AHEAD:
-                break
-            wait([b.future for b in (blockers or self._inflight) if b.future is not None], return_when=FIRST_COMPLETED)
-        batch = _Batch(handler, items, keys, floor)
-        batch.future = self._ensure_executor().submit(self._run_batch, handler, items)
-        batch.future.add_done_callback(lambda _f: self._wake())
-        self._inflight.append(batch)
-        self.stats.max_in_flight = max(self.stats.max_in_flight, min(len(self._inflight), self.max_concurrent_requests))
-
-    def _run_batch(self, handler: StreamHandler, items: Sequence[Item]) -> None:
-        """A worker's task: settle one batch, unless an earlier batch's send() already raised
-        (then it is not sent at all: the sync stops after the requests in flight)."""
-        if self._stop_sending.is_set():
-            raise _NotSent()
-        try:
-            self.settle(handler, items)
-        except BaseException:
-            self._stop_sending.set()
-            raise
-
-    def _reap(self) -> None:
-        """Forget finished batches; keep the first error (its records stay unsettled)."""
-        still: list[_Batch] = []
-        for batch in self._inflight:
-            future = batch.future
-            if future is not None and not future.done():
-                still.append(batch)
-                continue
-            if future is None:
-                continue
-            exc = _NotSent() if future.cancelled() else future.exception()
-            if exc is not None:
-                self._failed_floor = min(self._failed_floor, batch.floor)
-                if self._error is None and not isinstance(exc, _NotSent):
-                    self._error = exc
-        self._inflight = still
-        if self._error is not None:
-            for batch in still:
-                if batch.future is not None:
-                    batch.future.cancel()  # queued, not started: never sent
-
-    def _drain(self) -> None:
-        """Wait for every batch in flight to finish."""
-        while self._inflight:
-            wait([b.future for b in self._inflight if b.future is not None])
-            self._reap()
-
-    # ---- flushing (synchronous, for callers outside run()) ------------------------------
-    def flush_all(self) -> None:
-        for bucket in list(self._buffers):
-            self._dispatch(bucket)
-        self._drain()
-        self.rejects.flush()
-        if self._error is not None:
-            raise self._error
-
-    def flush(self, stream: str) -> None:
-        for bucket in [b for b, s in self._bucket_stream.items() if s == stream]:
-            self._dispatch(bucket)
-        self._drain()
-        self.rejects.flush()
-        if self._error is not None:
-            raise self._error
-
-    # ---- settling (in worker threads) ---------------------------------------------------
-    def settle(self, handler: StreamHandler, items: Sequence[Item], retried: bool = False) -> None:
-        """Send `items` (dry run: plan them) and record each item's outcome; bisect on
-        BatchRefused and the items answered `refused`; resend `retry` items once."""
-        if not items:
-            return
-        limit = self.handler_limit(handler)
-        if limit and len(items) > limit:
-            for start in range(0, len(items), limit):
-                self.settle(handler, items[start : start + limit], retried)
-            return
-        with self._lock:
-            self.stats.batches += 1
-        try:
-            outcomes = list(handler.plan(items) if self.dry_run else handler.send(items))
-        except BatchRefused as refused:
-            learned = self.handler_limit(handler)
-            if learned and len(items) > learned:
-                # the handler learned the API's size limit from this refusal: slice to it
-                logger.info(f"Request of {len(items)} items refused as too large; sending at most {learned} per request")
-                self.settle(handler, items, retried)
-                return
-            self._bisect(handler, items, refused.code, refused.reason, retried)
-            return
-        if len(outcomes) != len(items):
-            msg = (
-                f"{self.name}: the API answered {len(outcomes)} outcomes for {len(items)} items sent; "
-                "cannot tell which records were written. This is a bug or an API change: report it."
-            )
-            raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.system_error)
-        again: list[Item] = []
-        refused_items: list[Item] = []
-        refused_outcome: Optional[Outcome] = None
-        for item, outcome in zip(items, outcomes):
-            if outcome.status == ACCEPTED and not self.dry_run:
-                with self._lock:
-                    self.stats.accepted += 1
-            elif outcome.status in (PLANNED, ACCEPTED) and self.dry_run:
-                self._plan(item, str(outcome.code or "create or update"))
-            elif outcome.status == REFUSED:
-                refused_items.append(item)
-                refused_outcome = refused_outcome or outcome
-            elif outcome.status == RETRY and not retried:
-                again.append(item)
-            elif outcome.status in (RETRY, REJECTED):
-                reason = outcome.reason or "rejected by the API"
-                if outcome.status == RETRY:
-                    reason = f"{reason} (still failing after one retry)"
-                self.reject(item.stream, item.key, outcome.code, reason, item.record, segment=item.segment)
-            else:
-                raise ValueError(f"unknown outcome status {outcome.status!r}")
-        if refused_items and refused_outcome is not None:
-            # The handler says these were refused together (e.g. one of several requests it made
-            # for this batch): settle them like a BatchRefused batch. Each level sends fewer
-            # items than the one before, so this ends.
-            reason = refused_outcome.reason or "refused by the API"
-            self._bisect(handler, refused_items, refused_outcome.code, reason, retried)
-        if again:
-            with self._lock:
-                self.stats.item_retries += len(again)
-            logger.info(f"Retrying {len(again)} item(s) once after an unhandled error")
-            self.settle(handler, again, retried=True)
-
-    def _bisect(self, handler: StreamHandler, items: Sequence[Item], code: Any, reason: str, retried: bool) -> None:
-        """Items refused together for a non-transient cause: a lone one is rejected with that
-        code and reason; more are split in halves (first half `items[:n//2]`), each settled."""
-        if len(items) == 1:
-            item = items[0]
-            self.reject(item.stream, item.key, code, reason, item.record, segment=item.segment)
-            return
-        with self._lock:
-            self.stats.bisections += 1
-        half = len(items) // 2
-        logger.info(redact(f"Request of {len(items)} items refused ({reason}); splitting into {half} + {len(items) - half}"))
-        self.settle(handler, items[:half], retried)
-        self.settle(handler, items[half:], retried)
-
-    @staticmethod
-    def handler_limit(handler: StreamHandler) -> Optional[int]:
-        limit = getattr(handler, "max_batch", None)
-        return int(limit) if limit and int(limit) >= 1 else None
-
-    def reject(
-        self,
-        stream: str,
-        key: Optional[str],
-        code: Any,
-        reason: str,
-        record: Mapping[str, Any],
-        *,
-        segment: Optional[_Segment] = None,
-    ) -> None:
-        with self._lock:
-            self.rejects.reject(stream, key, code, reason, record)
-            self._stream_rejects.setdefault(stream, Counter())[RejectLog.label(code)] += 1
-            if segment is not None:
-                segment.rejected += 1
-
-    def note(self, stream: str, key: Optional[str], field: str, reason: str, record: Mapping[str, Any]) -> None:
-        """Keep one field-level correction (RejectLog.note: counted, in the rejected-records file)."""
-        with self._lock:
-            self._notes[f"{field}: {reason}"] += 1
-            self.rejects.note(stream, key, field, reason, record)
-
-    def _plan(self, item: Item, action: str) -> None:
-        with self._lock:
-            self.stats.planned += 1
-            self._planned.setdefault(item.stream, Counter())[action] += 1
-
-    # ---- reporting ----------------------------------------------------------------------
-    def counts_line(self) -> str:
-        req = self.request_stats()
-        parts = [
-            f"records in {self.stats.records_in}",
-            f"accepted {self.stats.accepted}",
-            f"rejected {self.rejects.total}",
-        ]
-        if "requests" in req:
-            parts.append(f"requests {req['requests']}")
-        return ", ".join(parts)
-
-    def summary(self) -> str:
-        req = self.request_stats()
-        s = self.stats
-        text = (
-            f"Write summary ({self.name}): records in {s.records_in}, accepted {s.accepted}, "
-            f"rejected {self.rejects.total} ({self.rejects.by_reason()}), collapsed duplicates {s.collapsed}, "
-            f"requests {req.get('requests', s.batches)}, retries {req.get('retries', 0)} "
-            f"(items retried once {s.item_retries}), batches {s.batches}, bisections {s.bisections}, states {s.states}"
-        )
-        if s.unknown_stream:
-            text += f", records of unconfigured streams skipped {s.unknown_stream}"
-        if s.corrected:
-            text += f", corrected {s.corrected} ({self.notes_by_reason()})"
-        if s.unreadable_input:
-            text += f", unreadable input lines {s.unreadable_input}"
-        if s.repaired_input:
-            text += f", repaired input lines {s.repaired_input}"
-        if self.max_concurrent_requests > 1:
-            text += f", most requests in flight {s.max_in_flight} of {self.max_concurrent_requests}"
-        if s.delayed_flushes:
-            text += f", partial batches sent for a waiting state {s.delayed_flushes}"
-        if self.dry_run:
-            text += f", dry run: states withheld {s.states_withheld}"
-        if self.rejects.path and (self.rejects.total or s.corrected):
-            text += f"; rejected records written to {self.rejects.path}"
-        return redact(text)
-
-    def notes_by_reason(self) -> str:
-        """`phone: normalised: 3, (input): lone surrogates replaced (U+FFFD / null): 1` or `none`."""
-        return ", ".join(f"{label}: {n}" for label, n in self._notes.most_common()) or "none"
-
-    def dry_run_lines(self) -> list[str]:
-        """In a dry run, one line per stream: `Dry run (<name>) stream X: would create a,
-        update b, create or update c, reject d (reasons)`."""
-        if not self.dry_run:
-            return []
-        lines = []
-        streams = list(dict.fromkeys([*self.handlers, *self._planned, *self._stream_rejects]))
-        for stream in streams:
-            planned = self._planned.get(stream, Counter())
-            rejected = self._stream_rejects.get(stream, Counter())
-            if stream not in self.handlers and not planned and not rejected:
-                continue
-            reasons = ", ".join(f"{label}: {n}" for label, n in rejected.most_common()) or "none"
-            lines.append(
-                redact(
-                    f"Dry run ({self.name}) stream {stream}: would create {planned['create']}, "
-                    f"update {planned['update']}, create or update {planned['create or update']}, "
-                    + (f"skip {planned['skip']} (left as they are), " if planned["skip"] else "")
-                    + f"reject {sum(rejected.values())} ({reasons})"
-                )
-            )
-        return lines
-
-    def handler_summaries(self) -> list[str]:
-        """The handlers' own summary lines (`StreamHandler.summary()`), each once (one handler
-        may serve several streams, or several handlers share one line), redacted. A failing
-        summary() is logged as such: it never hides the run's outcome."""
-        lines: list[str] = []
-        seen: set[int] = set()
-        for handler in self.handlers.values():
-            if id(handler) in seen:
-                continue
-            seen.add(id(handler))
-            try:
-                line = handler.summary()
-            except Exception as exc:  # noqa: BLE001 - a reporting bug must not mask the result
-                line = f"{type(handler).__name__}.summary() failed: {type(exc).__name__}: {str(exc)[:200]}"
-            if line and line not in lines:
-                lines.append(line)
-        return [redact(line) for line in lines]
-
-    def rejected_share(self) -> float:
-        return self.rejects.total / self.stats.records_in if self.stats.records_in else 0.0
-
-    def check_threshold(self) -> None:
-        if self.max_rejected_share is None or not self.stats.records_in:
-            return
-        share = self.rejected_share()
-        if share <= self.max_rejected_share:
-            return
-        where = (
-            f"The rejected records and their reasons are in {self.rejects.path}."
-            if self.rejects.path
-            else "Set a rejected-records file in the configuration to keep them; the log lists the first ones by key."
-        )
-        msg = redact(
-            f"{self.name}: {self.rejects.total} of {self.stats.records_in} records were rejected "
-            f"({share:.1%}), more than the allowed {self.max_rejected_share:.1%} ({self.rejects.by_reason()}). "
-            f"The {self.stats.accepted} accepted records were written and their states emitted. {where} "
-            "Fix the data or the record mapping, or raise the allowed share of rejected records."
-        )
-        raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
-
-
-def _take_notes(handler: StreamHandler) -> list[tuple[str, str]]:
-    local = getattr(handler, "__dict__", {}).get("_dc_notes")
-    if local is None or not getattr(local, "items", None):
-        return []  # the common case, kept cheap: no note made in this thread
-    return handler.take_notes()
-
-
-def _safe_key(handler: StreamHandler, data: Mapping[str, Any]) -> Optional[str]:
-    try:
-        return handler.key(None, data)
-    except Exception:  # noqa: BLE001
-        return None

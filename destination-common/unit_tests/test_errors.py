@@ -75,3 +75,15 @@ def test_learn_limit_is_thread_safe():
         t.join()
     assert handler.max_batch == 20
     assert 1 <= sum(results) <= 7
+
+
+def test_status_enum_keeps_the_texts():
+    from destination_common import Outcome, Status
+
+    assert Outcome.accepted().status is Status.ACCEPTED and Outcome.accepted().status == "accepted"
+    assert Outcome.rejected(2, "x").status is Status.REJECTED
+    assert Outcome.retry(3, "x").status is Status.RETRY
+    assert Outcome.refused("c", "x").status is Status.REFUSED
+    assert Outcome.planned("update") == Outcome(Status.PLANNED, "update")
+    assert Outcome("accepted").status is Status.ACCEPTED  # a plain text still works
+    assert {"accepted": 1}[Status.ACCEPTED] == 1 and f"{Status.RETRY}" == "retry"
