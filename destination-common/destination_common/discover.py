@@ -21,13 +21,14 @@ from airbyte_cdk.models import (
     AirbyteMessage,
     ConfiguredAirbyteCatalog,
     ConfiguredAirbyteCatalogSerializer,
-    FailureType,
     Status,
     Type,
 )
 from airbyte_cdk.sources.utils.schema_helpers import check_config_against_spec_or_exit
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from destination_common.errors import config_error
 
 logger = logging.getLogger("airbyte")
 
@@ -45,10 +46,6 @@ def _protocol() -> Any:
     from airbyte_protocol_dataclasses.models import airbyte_protocol as protocol
 
     return protocol
-
-
-def config_error(message: str) -> AirbyteTracedException:
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
 @dataclass(frozen=True)
@@ -116,21 +113,19 @@ def resolve_streams(
                     f"one of: {', '.join(objects)})"
                 )
         if target not in objects:
-            msg = (
+            raise config_error(
                 f"Stream '{name}' is mapped to object '{target}', which this destination does not have. "
                 f"Set destination_object_name to one of: {', '.join(objects)}."
             )
-            raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
         mode = configured.destination_sync_mode
         mode_value = getattr(mode, "value", mode)
         match = [op for op in ops if op.object_name == target and op.sync_mode == mode_value]
         if not match:
             supported = sorted(op.sync_mode for op in ops if op.object_name == target)
-            msg = (
+            raise config_error(
                 f"Stream '{name}' asks for destination sync mode '{mode_value}' on object '{target}', "
                 f"which supports only: {', '.join(supported)}. Change the sync mode of this stream."
             )
-            raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
         out[name] = ResolvedStream(stream=name, object_name=target, sync_mode=mode_value, operation=match[0])
     if not out:
         names = ", ".join(f"'{c.stream.name}'" for c in catalog.streams) or "none"

@@ -19,9 +19,10 @@ from urllib.parse import quote, quote_plus, urljoin, urlsplit
 import requests
 
 import airbyte_cdk.utils.airbyte_secrets_utils as _secrets_utils
-from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from destination_common.errors import config_error, transient_error
 
 logger = logging.getLogger("airbyte")
 
@@ -168,8 +169,7 @@ def _comparable_host(host: str) -> str:
 
 
 def _url_error(field: str, text: str, why: str) -> AirbyteTracedException:
-    msg = f"The {field} '{url_for_message(text)}' {why}"
-    return AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
+    return config_error(f"The {field} '{url_for_message(text)}' {why}")
 
 
 def check_url(url: Any, field: str = "url") -> str:
@@ -309,8 +309,7 @@ class HttpClient:
                 f"{self.service} answered {what} with HTTP {response.status_code} (a redirect without a new location); "
                 "check the API URL."
             )
-        msg = redact(msg)
-        return AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
+        return config_error(msg)
 
     def request(
         self,
@@ -346,12 +345,11 @@ class HttpClient:
             except TRANSIENT_EXCEPTIONS as exc:
                 cause = f"{type(exc).__name__}"
             if attempt >= self.max_retries:
-                msg = redact(
+                raise transient_error(
                     f"{self.service} failed on {what} after {attempt + 1} attempts (last: {cause}). "
                     "The service may be down or overloaded; nothing after the last emitted state was committed. "
                     "Run the sync again later."
                 )
-                raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.transient_error)
             delay = self.backoff(attempt, response)
             with self._count_lock:
                 self.retries += 1

@@ -11,9 +11,7 @@ import time
 from datetime import date, datetime
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-
+from destination_common.errors import config_error
 from destination_common.outcomes import MappingError
 
 Mapper = Callable[[Mapping[str, Any]], dict]
@@ -501,16 +499,16 @@ class TemplateMapper:
         try:
             parsed = env.parse(template)
         except TemplateSyntaxError as exc:
-            raise _config_error(f"The mapping template for field '{target}' is not valid Jinja: {exc.message}. Fix it in the record mapping.")
+            raise config_error(f"The mapping template for field '{target}' is not valid Jinja: {exc.message}. Fix it in the record mapping.")
         forbidden = _check_template_ast(parsed)
         if forbidden:
-            raise _config_error(
+            raise config_error(
                 f"The mapping template for field '{target}' uses {forbidden}, which field templates do not allow. "
                 "Write the field as an expression with filters."
             )
         unknown = sorted(meta.find_undeclared_variables(parsed) - known)
         if unknown:
-            raise _config_error(
+            raise config_error(
                 f"The mapping template for field '{target}' uses unknown names: {', '.join(unknown)}. "
                 "Templates see `record` (the record's data) and `config` (without its secrets)."
             )
@@ -518,7 +516,7 @@ class TemplateMapper:
             code = env.compile(_bound_assignments(parsed), name=None, filename="<template>")
             self._compiled[key] = env.template_class.from_code(env, code, env.make_globals(None), None)
         except TemplateSyntaxError as exc:
-            raise _config_error(f"The mapping template for field '{target}' is not valid Jinja: {exc.message}. Fix it in the record mapping.")
+            raise config_error(f"The mapping template for field '{target}' is not valid Jinja: {exc.message}. Fix it in the record mapping.")
         self._loops[key] = _has_loop(parsed)
         # A probe without a record: what the bounds refuse for any record (a constant
         # 7 ** 1000000000) fails here, i.e. in `check`, not on every record of the sync.
@@ -526,7 +524,7 @@ class TemplateMapper:
             self._render_text(key, {})
         except TemplateRefused as exc:
             self._compiled.pop(key, None)
-            raise _config_error(f"The mapping template for field '{target}' is refused: {exc}. Fix it in the record mapping.")
+            raise config_error(f"The mapping template for field '{target}' is refused: {exc}. Fix it in the record mapping.")
         except Exception:  # noqa: BLE001 - other errors depend on the record's data
             pass
 
@@ -599,10 +597,6 @@ class TemplateMapper:
                 continue
             set_path(out, target, value)
         return out
-
-
-def _config_error(msg: str) -> AirbyteTracedException:
-    return AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
 
 
 def _short(exc: Exception) -> str:
@@ -711,12 +705,10 @@ class MappingRegistry:
         TemplateMapper)."""
         if name == "custom":
             if not templates:
-                msg = "The record mapping is 'custom' but no field templates are given. Add at least one template."
-                raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
+                raise config_error("The record mapping is 'custom' but no field templates are given. Add at least one template.")
             return TemplateMapper(templates, config=config, types=types, secret_paths=secret_paths, spec=spec)
         if name not in self._presets:
-            msg = f"Unknown record mapping preset '{name}'. Use one of: {', '.join(self.names + ['custom'])}."
-            raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
+            raise config_error(f"Unknown record mapping preset '{name}'. Use one of: {', '.join(self.names + ['custom'])}.")
         preset = self._presets[name](config)
         if not templates:
             return preset

@@ -12,9 +12,9 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any, Mapping, Optional
 
-from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from destination_common.errors import config_error
 from destination_common.http import redact
 from destination_common.outcomes import Code
 
@@ -40,11 +40,10 @@ def redact_value(value: Any, mask_fields: frozenset = frozenset()) -> Any:
 
 
 def _path_error(path: str, field: str, why: str) -> AirbyteTracedException:
-    msg = redact(
+    return config_error(
         f"The {field} '{path}' cannot be used for the rejected-records file: {why}. "
         "Give the path of a file in a writable folder, or leave the field empty to keep no file."
     )
-    return AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.config_error)
 
 
 class RejectLog:
