@@ -9,9 +9,8 @@ from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import quote, quote_plus
 
 import requests
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from destination_common import config_error
 from destination_common.http import HttpClient, TransientResponse, add_secret, check_url, redact
 
 from destination_loyalty_batch import __version__
@@ -48,11 +47,6 @@ def scrub(text: Any, secrets: Iterable[Any] = ()) -> str:
     """`redact()` (every registered secret) plus every encoding of each of `secrets`."""
     extra = [e for value in secrets for e in encodings(value)]
     return redact(text, extra=extra)
-
-
-def config_error(message: str) -> AirbyteTracedException:
-    message = redact(message)
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
 def is_config_error(message: str) -> bool:

@@ -3,7 +3,8 @@ send a batch through customers_batch, turn the answer into one outcome per recor
 run, plan a batch with read-only look-ups.
 
 `send()` and `plan()` run in the loop's worker threads: everything they change (counters, the
-learnt line limit, the generated-ids file, the look-up budget) is changed under one lock."""
+generated-ids file, the look-up budget) is changed under a lock; the learnt line limit is the
+core's (`StreamHandler.learn_limit`, thread-safe)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import logging
 from collections import deque
 from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 
+from destination_common import config_error
 from destination_common.outcomes import BatchRefused, Item, Outcome, Reject
 from destination_common.phones import normalise_phone, region_for_country
 from destination_common.writer import StreamHandler
 
-from destination_loyalty_batch.client import MAX_LINES, ApiError, LoyaltyClient, config_error, is_config_error
+from destination_loyalty_batch.client import MAX_LINES, ApiError, LoyaltyClient, is_config_error
 from destination_loyalty_batch.dry_run import DRY_RUN_LOOKUPS, LookupBudget
 from destination_loyalty_batch.generated_ids import GeneratedIds
 from destination_loyalty_batch.mapping import CustomFields, resolve_custom_fields
@@ -66,7 +68,6 @@ class LoyaltyHandler(StreamHandler):
         self.stats = stats or LoyaltyStats()
         self.lookups = lookups or LookupBudget(DRY_RUN_LOOKUPS)
         self.lock = self.stats.lock
-        self.max_lines: Optional[int] = None
         # append_dedup: a later record with the same code replaces an earlier one in a batch.
         self.dedupe = mode == "update"
 
@@ -267,8 +268,7 @@ class LoyaltyHandler(StreamHandler):
         if plans is None:
             plans = plan_requests(rows, self.delimiter, group_by_fields=self.group_by_fields)
         groups = len({tuple(p.headers) for p in plans}) if self.group_by_fields else 1
-        with self.lock:
-            max_lines = self.max_lines
+        max_lines = self.max_batch  # the learnt line limit (StreamHandler.learn_limit), None until one is learnt
         if max_lines:
             plans = [p for plan in plans for p in _chunks(plan, rows, max_lines, self.delimiter)]
         self.stats.add(delimiter_requests=max(0, len(plans) - groups))
@@ -319,14 +319,8 @@ class LoyaltyHandler(StreamHandler):
             m = MAX_LINES.search(err.message)
             if m and int(m.group(1)) >= 1:
                 learnt = int(m.group(1))
-                with self.lock:
-                    if self.max_lines is None or learnt < self.max_lines:
-                        self.max_lines = learnt
-                        self.max_batch = learnt  # the loop re-sends the refused items in slices of it, not halves
-                        logger.warning(
-                            f"The loyalty platform accepts at most {learnt} lines per batch: later batches are sent in "
-                            f"requests of {learnt}. Set the batch size to {learnt} to save the refused requests."
-                        )
+                # the core's one learnt limit: the loop re-sends the refused items in slices of it, not halves
+                self.learn_limit(learnt, f"The loyalty platform accepts at most {learnt} lines per batch")
             raise BatchRefused(err.message, code="batch_error") from None
         if reply.batch_status not in (None, "imported"):
             logger.warning(

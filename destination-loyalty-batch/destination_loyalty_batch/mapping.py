@@ -14,10 +14,9 @@ import logging
 from importlib.resources import files
 from typing import Any, Callable, Mapping, Optional
 
+from destination_common import config_error
 from destination_common.mapping import MappingRegistry, field_templates, get_path
 from destination_common.outcomes import MappingError
-
-from destination_loyalty_batch.client import config_error
 
 from destination_loyalty_batch.rows import STANDARD_FIELDS, is_header
 

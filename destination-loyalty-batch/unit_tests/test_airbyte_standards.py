@@ -1,34 +1,24 @@
 """The CDK's standard destination tests for this connector, run against the loyalty emulator.
 
-acceptance-test-config.yml names configs under secrets/ (gitignored); the fixture below starts
-the emulator and writes them from integration_tests/*.json with the running emulator's URL.
+acceptance-test-config.yml names configs under secrets/ (gitignored); harness.standard's
+EmulatorSuite starts the emulator once for the class and writes them from
+integration_tests/*.json with the running emulator's URL (`api_url`), and skips the image
+tests unless an image is passed with --connector-image.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from airbyte_cdk.test.standard_tests import DestinationTestSuiteBase
-from destination_common.testing import skip_image_test_without_image, write_test_configs
 from emulators.loyalty import LoyaltyEmulator
+from harness.standard import EmulatorSuite
 from destination_loyalty_batch import DestinationLoyaltyBatch
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-class TestDestinationLoyaltyBatch(DestinationTestSuiteBase):
+class TestDestinationLoyaltyBatch(EmulatorSuite, DestinationTestSuiteBase):
     connector = DestinationLoyaltyBatch
 
-    @pytest.fixture(autouse=True)
-    def _image_tests_need_an_image(self, request: pytest.FixtureRequest) -> None:
-        skip_image_test_without_image(request)
-
-    @pytest.fixture(autouse=True, scope="class")
-    def _emulator(self):
-        with LoyaltyEmulator() as api:
-            write_test_configs(ROOT, api_url=api.url)
-            yield api
+    @classmethod
+    def start_emulator(cls) -> LoyaltyEmulator:
+        return LoyaltyEmulator()
