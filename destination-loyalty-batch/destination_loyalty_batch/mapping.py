@@ -110,6 +110,7 @@ class MappingConfigError(ValueError):
 
 
 DEFAULT_MAPPING = {"preset": "loyalty"}
+# The top-level keys of the first drafts, accepted with a warning in 0.1.x/0.2.0, removed in 0.2.1.
 LEGACY_KEYS = ("record_mapping", "field_templates")
 
 
@@ -118,9 +119,10 @@ def mapping_config(config: Mapping[str, Any]) -> dict[str, Any]:
     `{"preset": "cartum_user"|"upgates_customer"|"loyalty"|"custom", "field_templates":
     [{"field", "template"}]}`; absent → the `loyalty` preset.
 
-    Deprecated, accepted for one release: the earlier top-level `record_mapping` (preset name)
-    and `field_templates` ({field: template}) keys. Without `mapping` they are turned into it,
-    with a warning; beside a `mapping` they are ignored, with a warning."""
+    The earlier top-level `record_mapping` (preset name) and `field_templates` ({field:
+    template}) keys were removed in 0.2.1: without `mapping` they are a configuration error
+    that says how to write them (never silently the `loyalty` preset, which would send the
+    records unmapped); beside a `mapping` they are ignored, with a warning."""
     legacy = [k for k in LEGACY_KEYS if config.get(k) not in (None, "", {})]
     mapping = config.get("mapping")
     if mapping is not None:
@@ -136,19 +138,13 @@ def mapping_config(config: Mapping[str, Any]) -> dict[str, Any]:
         return dict(mapping)
     if not legacy:
         return dict(DEFAULT_MAPPING)
-    templates = config.get("field_templates") or {}
-    if not isinstance(templates, Mapping):
-        raise MappingConfigError("The deprecated 'field_templates' key must be an object {field: template}; use 'mapping' instead.")
-    converted: dict[str, Any] = {"preset": str(config.get("record_mapping") or "loyalty")}
-    if templates:
-        converted["field_templates"] = [{"field": str(k), "template": v} for k, v in templates.items()]
-    logger.warning(
-        f"Configuration keys {', '.join(legacy)} are deprecated (removed in the next release): "
-        f"write the mapping as \"mapping\": {{\"preset\": \"{converted['preset']}\""
-        + (', "field_templates": [{"field": ..., "template": ...}]' if templates else "")
-        + "} as in destination-cartum-users. Used as that mapping for this run."
+    preset = str(config.get("record_mapping") or "loyalty")
+    raise MappingConfigError(
+        f"Configuration keys {', '.join(legacy)} were removed in version 0.2.1: "
+        f"write the mapping as \"mapping\": {{\"preset\": \"{preset}\""
+        + (', "field_templates": [{"field": ..., "template": ...}]' if config.get("field_templates") not in (None, "", {}) else "")
+        + "} as in destination-cartum-users."
     )
-    return converted
 
 
 class CustomFields:

@@ -55,15 +55,16 @@ def test_unknown_template_target_is_a_config_error(loyalty_api, write_fast):
     assert result.error.failure_type == FailureType.config_error and "shoe_size" in result.error.message
 
 
-def test_deprecated_record_mapping_and_field_templates_still_work_with_a_warning(loyalty_api, helpers, write_fast):
-    # The keys of the first drafts: accepted for one release, turned into the `mapping` shape.
+def test_removed_record_mapping_and_field_templates_are_a_config_error_before_any_request(loyalty_api, write_fast):
+    # The keys of the first drafts (accepted with a warning until 0.2.0) were removed in 0.2.1: a
+    # config error that says how to write the mapping, never the default preset on unmapped records.
     templates = {"code": "UPG-{{ record.customer_id }}"}
     result = write_fast(loyalty_api, [UPGATES], mapping=None, record_mapping="upgates_customer", field_templates=templates)
-    assert result.error is None, result.error
-    (got,) = helpers.search(loyalty_api, code="UPG-5001")
-    assert (got["first_name"], got["email"]) == ("Ján", "jan@example.sk")
-    warning = next(x for x in result.logs if "deprecated" in x)
-    assert "record_mapping, field_templates" in warning and '"mapping": {"preset": "upgates_customer"' in warning
+    assert isinstance(result.error, AirbyteTracedException)
+    assert result.error.failure_type == FailureType.config_error
+    assert "record_mapping, field_templates were removed in version 0.2.1" in result.error.message
+    assert '"mapping": {"preset": "upgates_customer", "field_templates": [' in result.error.message
+    assert loyalty_api.log.count(function="customers_batch") == 0 and not loyalty_api.customers.get("UPG-5001")
 
 
 def test_mapping_wins_over_deprecated_keys_and_says_so(loyalty_api, write_fast):

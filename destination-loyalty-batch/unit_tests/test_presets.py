@@ -59,18 +59,27 @@ def test_unknown_fields_dropped_or_refused():
         resolve_custom_fields({"custom_field_2": "a", "member tier": "b"}, FIELDS, strict=False)
 
 
-def test_mapping_config_shape_default_and_deprecated_keys(caplog):
+def test_mapping_config_shape_default_and_removed_keys(caplog):
     from destination_loyalty_batch.mapping import MappingConfigError, mapping_config
 
     assert mapping_config({}) == {"preset": "loyalty"}
     rows = [{"field": "code", "template": "{{ record.id }}"}]
     assert mapping_config({"mapping": {"preset": "custom", "field_templates": rows}}) == {"preset": "custom", "field_templates": rows}
+    # the top-level keys of the first drafts were removed in 0.2.1: an error that says how to write them
+    with pytest.raises(MappingConfigError) as removed:
+        mapping_config({"record_mapping": "cartum_user", "field_templates": {"code": "{{ record.id }}"}})
+    message = str(removed.value)
+    assert "record_mapping, field_templates were removed in version 0.2.1" in message
+    assert '"mapping": {"preset": "cartum_user", "field_templates": [{"field": ..., "template": ...}]}' in message
+    with pytest.raises(MappingConfigError, match=r'keys record_mapping were removed .*"mapping": \{"preset": "upgates_customer"\} as'):
+        mapping_config({"record_mapping": "upgates_customer"})
+    with pytest.raises(MappingConfigError, match=r'keys field_templates were removed .*"preset": "loyalty", "field_templates"'):
+        mapping_config({"field_templates": {"code": "x"}})
+    # beside a `mapping` they are ignored, with a warning
     with caplog.at_level("WARNING", logger="airbyte"):
-        old = mapping_config({"record_mapping": "cartum_user", "field_templates": {"code": "{{ record.id }}"}})
-    assert old == {"preset": "cartum_user", "field_templates": rows}
-    assert "deprecated" in caplog.text and "record_mapping, field_templates" in caplog.text
-    assert mapping_config({"record_mapping": "upgates_customer"}) == {"preset": "upgates_customer"}
-    assert mapping_config({"field_templates": {"code": "x"}})["preset"] == "loyalty"
+        kept = mapping_config({"mapping": {"preset": "cartum_user"}, "record_mapping": "custom", "field_templates": {"code": "x"}})
+    assert kept == {"preset": "cartum_user"}
+    assert "record_mapping, field_templates are deprecated and ignored because 'mapping' is set" in caplog.text
     with pytest.raises(MappingConfigError):
         mapping_config({"mapping": "cartum_user"})
     with pytest.raises(MappingConfigError):
