@@ -4,7 +4,6 @@ with a transient error), quota headers kept for the summary, thread-safe counter
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -16,23 +15,13 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from destination_common import HttpClient, add_secret, check_url, redact
+from destination_common import HttpClient, add_basic_secret, check_url, config_error, transient_error
 
 logger = logging.getLogger("airbyte")
 
 VERSION = "0.1.0"
 # 429s in a row for one request before giving up (concurrency refusals with short waits)
 MAX_RATE_LIMIT_RETRIES = 8
-
-
-def config_error(message: str) -> AirbyteTracedException:
-    message = redact(message)
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
-
-
-def transient_error(message: str) -> AirbyteTracedException:
-    message = redact(message)
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
 
 
 def seconds_until_retry(value: Optional[str], now: float) -> Optional[float]:
@@ -78,6 +67,18 @@ def messages_text(body: Any, limit: int = 300) -> str:
     return "; ".join(texts)[:limit]
 
 
+def write_right(status_body: Any) -> Optional[bool]:
+    """From GET /status: whether this API user may write customers (None: cannot tell)."""
+    endpoints = status_body.get("endpoints") if isinstance(status_body, Mapping) else None
+    if not isinstance(endpoints, list):
+        return None
+    for entry in endpoints:
+        if isinstance(entry, Mapping) and entry.get("endpoint") == "customers":
+            right = entry.get("write_yn")
+            return bool(right) if isinstance(right, bool) else None
+    return False
+
+
 class UpgatesClient:
     """`request(method, path)` → the response (any status below 300 or a 4xx other than 429);
     3xx is a config error (the shop moved: the credentials are never sent to the new place),
@@ -96,7 +97,7 @@ class UpgatesClient:
         self.base = check_url(config.get("api_url"), field="API URL")
         self.login = str(config.get("login") or "")
         api_key = str(config.get("api_key") or "")
-        self._register_basic_secret(self.login, api_key)
+        add_basic_secret(self.login, api_key)  # the `Authorization: Basic …` value is a secret too
         self.http = http or HttpClient(
             timeout=(10.0, float(config.get("request_timeout_seconds", 120))),
             max_retries=int(config.get("http_max_retries", 5)),
@@ -115,18 +116,6 @@ class UpgatesClient:
         self.quota: dict[str, str] = {}  # the latest X-Rate-Limit-* headers
         self._quota_stop: Optional[str] = None  # set once the quota is used up: no further request
 
-    @staticmethod
-    def _register_basic_secret(login: str, api_key: str) -> None:
-        """The `Authorization: Basic …` value is a secret too (base64 of login:key)."""
-        try:
-            from destination_common.http import add_basic_secret  # type: ignore[attr-defined]
-        except ImportError:
-            add_basic_secret = None
-        if add_basic_secret is not None:
-            add_basic_secret(login, api_key)
-        elif api_key:
-            add_secret(base64.b64encode(f"{login}:{api_key}".encode()).decode())
-
     def url(self, path: str) -> str:
         return f"{self.base}/{path.strip('/')}"
 
@@ -137,6 +126,43 @@ class UpgatesClient:
         with self._lock:
             left = {k: v for k, v in self.quota.items() if k.lower().endswith("-remaining")}
         return ", ".join(f"{k[len('X-Rate-Limit-'):]}: {v}" for k, v in sorted(left.items())) or "not reported"
+
+    def check_access(self) -> None:
+        """What `check` proves, with GET /status: the API answers (a shop that cannot be
+        reached is a config error here, a used-up quota stays transient), the login is
+        accepted, and the API user may write customers; else a config error saying what to fix."""
+        try:
+            response = self.request("GET", "status", what="GET status")
+        except AirbyteTracedException as exc:
+            if exc.failure_type == FailureType.transient_error and "quota" not in (exc.message or ""):
+                raise config_error(
+                    f"Cannot reach an UPgates API at {self.base} ({exc.message}). "
+                    "Check the API URL (shop admin: Add-ons > API) and that the shop is online."
+                ) from None
+            raise
+        body = json_of(response)
+        text = messages_text(body)
+        if response.status_code == 401:
+            raise config_error(
+                f"UPgates refused the API login '{self.login}' (HTTP 401{': ' + text if text else ''}). "
+                "Check the API login and the API key (shop admin: Add-ons > API)."
+            )
+        if response.status_code == 403:
+            raise config_error(
+                f"UPgates answered HTTP 403 to GET status ({text or 'forbidden'}): the API user is inactive or locked "
+                "out after failed logins (wait an hour). Check the user in the shop admin (Add-ons > API)."
+            )
+        if response.status_code >= 400 or not isinstance(body, Mapping):
+            raise config_error(
+                f"{self.base}/status answered HTTP {response.status_code}"
+                f"{' without JSON' if not isinstance(body, Mapping) else ''}: this does not look like the UPgates "
+                "API v2. Check the API URL (it ends in /api/v2)."
+            )
+        if write_right(body) is False:
+            raise config_error(
+                f"The UPgates API user '{self.login}' has no right to write customers. "
+                "Give it the customers write right in the shop admin (Add-ons > API)."
+            )
 
     def request(self, method: str, path: str, *, what: str, **kwargs: Any) -> requests.Response:
         kwargs["allow_redirects"] = False
@@ -170,7 +196,7 @@ class UpgatesClient:
                 self.rate_limited += 1
             raw = response.headers.get("Retry-After")
             wait = seconds_until_retry(raw, self._now())
-            detail = messages_text(_json(response)) or "request limit reached"
+            detail = messages_text(json_of(response)) or "request limit reached"
             if wait is not None and wait > self.max_wait:
                 message = (
                     f"The UPgates request quota is used up ({detail}) until {raw}. The sync stopped instead of "
@@ -195,7 +221,8 @@ class UpgatesClient:
             self._sleep(wait)
 
 
-def _json(response: requests.Response) -> Any:
+def json_of(response: requests.Response) -> Any:
+    """The decoded JSON body, or None when the body is not JSON."""
     try:
         return response.json()
     except ValueError:

@@ -9,13 +9,10 @@ import re
 import threading
 from typing import Any, Callable, Collection, Iterable, Mapping, Optional, Sequence
 
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from destination_common import BatchRefused, Item, Outcome, Reject, StreamHandler, config_error, system_error
 
-from destination_common import BatchRefused, Item, Outcome, Reject, StreamHandler, is_email, redact
-
-from destination_upgates_customers.client import UpgatesClient, config_error, messages_text
-from destination_upgates_customers.schema import NEWSLETTER_VALUES
+from destination_upgates_customers.client import UpgatesClient, json_of, messages_text
+from destination_upgates_customers.schema import NEWSLETTER_VALUES, validate
 
 logger = logging.getLogger("airbyte")
 
@@ -24,14 +21,6 @@ PATH = "customers"
 DOCUMENTED_MAX = 100
 LIMIT_RE = re.compile(r"(?:at most|maximum|max\.?|limit(?: is)?|more than)\D{0,12}(\d+)", re.I)
 EMAIL_FIELDS = ("login.email", "email", "both")
-META_VALUE_TYPES = (str, int, float, bool)
-
-
-def _planned(action: str) -> Outcome:
-    planned = getattr(Outcome, "planned", None)
-    if planned is None:  # destination-common without dry-run support: never reached (checked at write)
-        return Outcome.accepted()
-    return planned(action)
 
 
 class CustomersPutHandler(StreamHandler):
@@ -49,8 +38,7 @@ class CustomersPutHandler(StreamHandler):
         self.mapper = mapper
         self.email_field = email_field if email_field in EMAIL_FIELDS else "login.email"
         self.meta_keys = {str(k) for k in meta_keys} if meta_keys else None
-        self.max_batch: Optional[int] = None
-        self._lock = threading.Lock()  # counters, learnt limits and keys (held only briefly)
+        self._lock = threading.Lock()  # counters and learnt keys (held only briefly; the limit: the core's lock)
         self._plan_lock = threading.Lock()  # dry-run lookups (held across their requests)
         self.unknown_meta_keys: set[str] = set()  # learnt from the shop's answers
         self.updated = 0
@@ -84,10 +72,8 @@ class CustomersPutHandler(StreamHandler):
         return out
 
     def _note(self, field: str, reason: str) -> None:
-        """A field-level correction, kept by the loop as a note (destination-common with notes)."""
-        note = getattr(super(), "note", None)
-        if note is not None:
-            note(field, reason)
+        """A field-level correction, kept by the loop as a note (StreamHandler.note)."""
+        self.note(field, reason)
 
     def key(self, payload: Any, data: Mapping[str, Any]) -> Optional[str]:
         email = payload.get("email") if isinstance(payload, Mapping) else None
@@ -98,34 +84,9 @@ class CustomersPutHandler(StreamHandler):
         return email.strip().lower() if isinstance(email, str) and email.strip() else None
 
     def validate(self, payload: Any) -> None:
-        email = payload.get("email")
-        if email is None or email == "":
-            raise Reject("missing_email", "no e-mail: UPgates matches customers by e-mail")
-        if not is_email(email):
-            raise Reject("invalid_email", f"'{email}' is not an e-mail address")
-        newsletter = payload.get("newsletter_accept")
-        if newsletter is not None and newsletter not in NEWSLETTER_VALUES:
-            raise Reject(
-                "invalid_newsletter_accept",
-                f"newsletter_accept {newsletter!r} is not one of {', '.join(NEWSLETTER_VALUES)}",
-            )
-        metas = payload.get("metas") or {}
         with self._lock:
-            unknown_learnt = set(self.unknown_meta_keys)
-        for key, value in metas.items():
-            if not key.strip():
-                raise Reject("invalid_metas", "a custom field without a key")
-            if self.meta_keys is not None and key not in self.meta_keys:
-                raise Reject(
-                    "unknown_meta_key",
-                    f"the shop has no customer custom field '{key}' (known: {', '.join(sorted(self.meta_keys)) or 'none'})",
-                )
-            if key in unknown_learnt:
-                raise Reject("unknown_meta_key", f"the shop refused the custom field '{key}' earlier in this sync")
-            if not isinstance(value, META_VALUE_TYPES):
-                raise Reject("invalid_metas", f"custom field '{key}' has a {type(value).__name__} value; give text")
-        if newsletter is None and not metas:
-            raise Reject("nothing_to_update", "neither newsletter_accept nor a custom field to write")
+            refused = set(self.unknown_meta_keys)
+        validate(payload, meta_keys=self.meta_keys, refused=refused)
 
     # ---- the API's shape ----------------------------------------------------------------
     def body_of(self, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,20 +104,15 @@ class CustomersPutHandler(StreamHandler):
         return customer
 
     # ---- sending ------------------------------------------------------------------------
-    def learn_limit(self, size: int, text: str) -> None:
+    def learn_from_refusal(self, size: int, text: str) -> None:
         """After a 413 for `size` customers: at most the number the answer names (else the
-        documented 100, else half) per request from now on."""
+        documented 100, else half) per request from now on (the core's `learn_limit`)."""
         named = LIMIT_RE.search(text or "")
         limit = int(named.group(1)) if named else (DOCUMENTED_MAX if size > DOCUMENTED_MAX else size // 2)
         limit = max(1, min(limit, size - 1))
         with self._lock:
             self.refused_as_too_large += 1
-            if self.max_batch is None or limit < self.max_batch:
-                self.max_batch = limit
-                logger.warning(
-                    f"UPgates refused {size} customers in one request as too many ({text[:200]}); sending at most "
-                    f"{limit} per request from now on. Set batch_size to {limit} to save that refused request."
-                )
+        self.learn_limit(limit, f"UPgates refused {size} customers in one request as too many ({text[:200]})")
 
     def send(self, items: Sequence[Item]) -> list[Outcome]:
         """One PUT for the items; items with a custom field the shop refused since they were
@@ -182,14 +138,11 @@ class CustomersPutHandler(StreamHandler):
         body = {"customers": [self.body_of(i.payload) for i in items]}
         response = self.client.request("PUT", PATH, what="PUT customers", json=body)
         status = response.status_code
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
+        answer = json_of(response)
         text = messages_text(answer) or (response.text or "")[:200]
         if status == 413:
             if len(items) > 1:
-                self.learn_limit(len(items), text)
+                self.learn_from_refusal(len(items), text)
             raise BatchRefused(f"HTTP 413: too many customers in one request ({text})", code="http 413")
         if status == 401:
             raise config_error(
@@ -214,11 +167,10 @@ class CustomersPutHandler(StreamHandler):
             # HTTP 200 with an error envelope (or something else) is an error, never a success.
             if text:
                 raise BatchRefused(f"the answer has no customers list: {text}", code="refused")
-            msg = redact(
+            raise system_error(
                 "UPgates answered PUT customers with HTTP 200 but without a customers list; cannot tell which customers "
                 "were updated. Report this with the shop's API version."
             )
-            raise AirbyteTracedException(message=msg, internal_message=msg, failure_type=FailureType.system_error)
         return self.outcomes(items, customers)
 
     def outcomes(self, items: Sequence[Item], customers: Iterable[Any]) -> list[Outcome]:
@@ -281,7 +233,7 @@ class CustomersPutHandler(StreamHandler):
         for item in items:
             email = str(item.payload["email"]).lower()
             if email in known:
-                out.append(_planned("update"))
+                out.append(Outcome.planned("update"))
             else:
                 out.append(Outcome.rejected("not_found", "no customer with this e-mail in the shop (UPgates does not create customers)"))
         return out
@@ -291,12 +243,12 @@ class CustomersPutHandler(StreamHandler):
         self.lookup_requests += 1
         if response.status_code in (401, 403):
             raise config_error(
-                f"UPgates answered HTTP {response.status_code} to GET customers ({messages_text(_safe_json(response))}). "
+                f"UPgates answered HTTP {response.status_code} to GET customers ({messages_text(json_of(response))}). "
                 "Check the API login and key and the user's right to read customers."
             )
         if response.status_code >= 400:
             raise config_error(f"UPgates answered HTTP {response.status_code} to GET customers: check the API URL.")
-        body = _safe_json(response)
+        body = json_of(response)
         if not isinstance(body, Mapping) or not isinstance(body.get("customers"), list):
             raise config_error("UPgates answered GET customers without a customers list: check the API URL.")
         return body
@@ -355,9 +307,3 @@ class CustomersPutHandler(StreamHandler):
         parts.append(f"quota left: {self.client.quota_line()}")
         return "UPgates customers: " + ", ".join(parts)
 
-
-def _safe_json(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

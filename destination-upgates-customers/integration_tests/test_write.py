@@ -4,17 +4,14 @@ local rejects, answers out of order, quota stop and resume, Retry-After waits, d
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from datetime import timedelta
 
-import pytest
 from airbyte_cdk.models import FailureType
 from upgates_write_helpers import GET, PUT, cartum_user, catalog_dict, emails, metas_of, record, state, write
 
 from emulators.upgates import http_date
-from destination_common import WriteLoop
 
 
 def test_n_customers_at_batch_b_cost_ceil_n_over_b_requests(upgates_write_factory):
@@ -207,10 +204,6 @@ def test_concurrent_requests_stay_within_three(upgates_write_factory):
     assert all(metas_of(api, e)["cartum_user_id"] == str(1000 + i) for i, e in enumerate(shop))
 
 
-dry_run_supported = "dry_run" in inspect.signature(WriteLoop.__init__).parameters
-
-
-@pytest.mark.skipif(not dry_run_supported, reason="destination-common without dry-run support yet")
 def test_dry_run_plans_with_read_only_lookups_and_writes_nothing(upgates_write_factory, tmp_path, caplog):
     api = upgates_write_factory(customers=250)
     shop = emails(api)
@@ -228,14 +221,6 @@ def test_dry_run_plans_with_read_only_lookups_and_writes_nothing(upgates_write_f
     assert gets == 2
     assert {e: metas_of(api, e) for e in shop} == before
     assert "ghost@example.org" in caplog.text
-
-
-def test_dry_run_switch_is_refused_when_the_loop_cannot_plan(upgates_write_api, monkeypatch):
-    if dry_run_supported:
-        pytest.skip("destination-common plans dry runs")
-    result = write(upgates_write_api, [state(1)], dry_run=True)
-    assert result.error is not None and "dry_run needs" in result.error.message
-    assert upgates_write_api.log.count() == 0
 
 
 def test_a_newsletter_value_in_another_case_is_corrected_and_noted(upgates_write_api, tmp_path):

@@ -64,14 +64,14 @@ def test_unknown_meta_key_is_learnt_from_the_answer():
 )
 def test_learnt_limit(size, text, limit):
     handler = h()
-    handler.learn_limit(size, text)
+    handler.learn_from_refusal(size, text)
     assert handler.max_batch == limit and handler.refused_as_too_large == 1
 
 
 def test_learnt_limit_only_goes_down():
     handler = h()
-    handler.learn_limit(100, "at most 10")
-    handler.learn_limit(50, "at most 30")
+    handler.learn_from_refusal(100, "at most 10")
+    handler.learn_from_refusal(50, "at most 30")
     assert handler.max_batch == 10
 
 
