@@ -7,7 +7,8 @@ import pytest
 from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer, FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from destination_common import Operation, destination_catalog_message, resolve_streams
+from destination_common import Operation, resolve_streams
+from destination_common.discover import destination_catalog_message
 
 OPS = [
     Operation("users", "append_dedup", {"type": "object", "properties": {"email": {"type": "string"}}}, [["email"]]),

@@ -2,7 +2,8 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from destination_common import MappingError, MappingRegistry, TemplateMapper, get_path, is_iso_date, normalise_date
+from destination_common import MappingError, MappingRegistry, get_path, is_iso_date, normalise_date
+from destination_common.mapping import TemplateMapper
 
 
 def test_templates_render_nested_and_missing_is_null():

@@ -12,8 +12,8 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from harness.secrets_scan import assert_no_secrets
 
-from destination_common import MappingError, MappingRegistry, RejectLog, StreamHandler, TemplateMapper, WriteLoop
-from destination_common.mapping import MAX_OUTPUT_CHARS, config_for_templates, secret_paths_of
+from destination_common import MappingError, MappingRegistry, RejectLog, StreamHandler, WriteLoop
+from destination_common.mapping import MAX_OUTPUT_CHARS, TemplateMapper, config_for_templates, secret_paths_of
 
 PASSWORD = "Pw-HSEC-template-5tT"
 
