@@ -1,39 +1,27 @@
-"""Helpers of the write tests: messages, catalogs, in-process writes, reading the shop back."""
+"""UPgates' bits of the write tests: the default catalog, the shop's e-mails and custom fields,
+a source-cartum user record, in-process writes with the emulator's config. The shared part
+(messages, WriteResult, write_in_process) is harness.destination_writes."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Optional
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer, Type
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from airbyte_cdk.models import AirbyteMessage
 
-from harness.fixtures.upgates_write import upgates_write_config
 from emulators.upgates import UpgatesEmulator
+from harness.destination_writes import WriteResult, record, state, stdin_of, write_in_process
+from harness.destination_writes import catalog_dict as _catalog_dict
+from harness.fixtures.upgates_write import upgates_write_config
 from destination_upgates_customers import DestinationUpgatesCustomers
+
+__all__ = ["GET", "PUT", "WriteResult", "cartum_user", "catalog_dict", "emails", "metas_of", "record", "state", "stdin_of", "write"]
 
 PUT = "PUT customers"
 GET = "GET customers"
 
 
 def catalog_dict(stream: str = "users", mode: str = "update", object_name: Optional[str] = "customers") -> dict:
-    entry: dict[str, Any] = {
-        "stream": {"name": stream, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]},
-        "sync_mode": "full_refresh",
-        "destination_sync_mode": mode,
-    }
-    if object_name:
-        entry["destination_object_name"] = object_name
-    return {"streams": [entry]}
-
-
-def record(data: dict, stream: str = "users") -> dict:
-    return {"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 0}}
-
-
-def state(n: int, stream: str = "users") -> dict:
-    return {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"n": n}}}}
+    return _catalog_dict(stream, mode, object_name)
 
 
 def emails(api: UpgatesEmulator) -> list[str]:
@@ -60,20 +48,6 @@ def metas_of(api: UpgatesEmulator, email: str) -> dict[str, str]:
     return {m["key"]: m.get("value") for m in customer.get("metas") or []}
 
 
-def stdin_of(messages: Iterable[dict]) -> str:
-    return "\n".join(json.dumps(m, ensure_ascii=False) for m in messages) + "\n"
-
-
-@dataclass
-class WriteResult:
-    out: list[AirbyteMessage] = field(default_factory=list)
-    error: Optional[AirbyteTracedException] = None
-
-    @property
-    def states(self) -> list[int]:
-        return [m.state.stream.stream_state.n for m in self.out if m.type == Type.STATE]
-
-
 def write(
     api: UpgatesEmulator,
     messages: Iterable[dict],
@@ -82,20 +56,6 @@ def write(
     on_output: Optional[Callable[[AirbyteMessage], None]] = None,
     **config: Any,
 ) -> WriteResult:
-    """Run DestinationUpgatesCustomers.write in-process (the CDK's parsing of each input line)."""
+    """Run DestinationUpgatesCustomers.write in-process against `api` (the CDK's parsing of each input line)."""
     cfg = upgates_write_config(api, **config)
-    parsed = ConfiguredAirbyteCatalogSerializer.load(catalog or catalog_dict())
-
-    def inputs() -> Iterator[AirbyteMessage]:
-        for m in messages:
-            yield AirbyteMessageSerializer.load(m) if isinstance(m, dict) else m
-
-    result = WriteResult()
-    try:
-        for message in DestinationUpgatesCustomers().write(cfg, parsed, inputs()):
-            result.out.append(message)
-            if on_output:
-                on_output(message)
-    except AirbyteTracedException as exc:
-        result.error = exc
-    return result
+    return write_in_process(DestinationUpgatesCustomers(), cfg, messages, catalog=catalog or catalog_dict(), on_output=on_output)
