@@ -1,6 +1,41 @@
 """HTTP helpers: one requests Session with timeouts, retry with exponential backoff on
 transient failures (5xx, 429, timeouts, dropped or cut connections), request counting; the
-URL rule; redaction of secrets from anything raised or logged."""
+URL rule; redaction of secrets from anything raised or logged.
+
+Why not the CDK's HTTP client (`airbyte_cdk.sources.streams.http.http_client.HttpClient`,
+read in airbyte-cdk 7.39.1): it is the client of a source's streams, and a destination's
+writes need the opposite on four points, each of which would take a custom error handler,
+backoff strategy and session to undo:
+
+- Redirects: it sends with `Session.send(request, **request_kwargs)`, which follows 3xx by
+  default, re-sending the body (a login form, an API key in a form field, the customers
+  written) and custom headers to the new address. Passing `allow_redirects=False` only makes
+  the 3xx a success (`response.ok`) for its default error handler. Here a redirect is never
+  followed and is a config_error that names the new location (`HttpClient.moved`).
+- Which answers come back to the caller: its default error mapping fails the sync at once on
+  400/401/403/404/405 and *retries* any status it does not know (413, 409, 422: "Unexpected
+  HTTP Status Code", up to max_retries). A destination must get every non-transient 4xx back:
+  the connector reads per-item errors from a 400/422 body, turns a 413 into `BatchRefused` (and
+  a learnt limit), a 401/403 into its own config_error. Here only 5xx, 429 (`retry_statuses`),
+  timeouts, dropped connections and `TransientResponse` are retried.
+- Retry and give-up semantics tied to streams: its retries run inside `backoff` decorators
+  (no jitter, `max_time` 600 s, `time.sleep` not injectable, so the unit tests could not fake
+  the clock); a 429 prints an AirbyteStreamStatus RUNNING/RATE_LIMITED message for a *stream*
+  named after the client (a source's protocol message, meaningless in a destination's
+  output); running out of attempts raises "Exhausted available request attempts. Please see
+  logs for more details" with a StreamDescriptor. Here: `backoff_base * 2**attempt` capped at
+  `backoff_max` with jitter, `Retry-After` honoured up to `backoff_max`, and one
+  transient_error saying what failed and that nothing after the last emitted state was
+  committed.
+- Error messages quote the URL and the data: a FAIL is raised as `'POST' request to '<full
+  URL>' failed ... Request (body): '<body>'. Response (body): ...`, i.e. the records being
+  written (personal data) and the query string, masked only by `filter_secrets` (the raw
+  secret values, not their URL-encoded, JSON-escaped or base64 forms). Here messages name
+  the operation (`what`), never a body, a URL's user-info or a query string, and pass
+  through `redact()` (every form of every secret).
+
+It also lets requests read `~/.netrc` for a session without auth (credentials from a file
+the config does not name; this client installs a no-op auth instead)."""
 
 from __future__ import annotations
 
