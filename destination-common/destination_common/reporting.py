@@ -74,6 +74,7 @@ class Reporting:
     _planned: dict[str, Counter[str]]
     _notes: Counter[str]
 
+    # ---- counting (main thread and workers) ---------------------------------------------
     def reject(
         self,
         stream: str,

@@ -17,7 +17,7 @@ from airbyte_cdk.models import AirbyteMessage, Type
 
 from destination_common.input import InputReject, repaired_reason
 from destination_common.outcomes import Item, Reject
-from destination_common.reporting import Segment
+from destination_common.reporting import Segment, WriteStats
 from destination_common.settlement import NotSent
 from destination_common.stream_handler import StreamHandler
 
@@ -41,13 +41,15 @@ class Batch:
 
 class Routing:
     """Records to buffers to workers (a part of `WriteLoop`; the state lives on the loop, set
-    in `WriteLoop.__init__`)."""
+    in `WriteLoop.__init__`). Uses `reject`, `note`, `_progress` (Reporting), `_run_batch`
+    (Settlement, the workers' task) and `_on_state` (WriteLoop, writer.py)."""
 
     name: str
     handlers: dict[str, StreamHandler]
     batch_size: int
     max_concurrent_requests: int
     dry_run: bool
+    stats: WriteStats
     _buffers: dict[Any, dict[Any, Item]]
     _bucket_stream: dict[Any, str]
     _key_bucket: dict[tuple[str, Any], Any]

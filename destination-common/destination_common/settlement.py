@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 from destination_common.errors import system_error
 from destination_common.http import redact
 from destination_common.outcomes import BatchRefused, Item, Outcome, Status
+from destination_common.reporting import WriteStats
 from destination_common.stream_handler import StreamHandler
 
 logger = logging.getLogger("airbyte")
@@ -26,11 +27,11 @@ class NotSent(Exception):
 
 class Settlement:
     """Send, bisect, retry (a part of `WriteLoop`; runs in the worker threads, counters under
-    `self._lock`; rejects, notes and plans are recorded through `Reporting`)."""
+    `self._lock`; rejects and plans are recorded through `Reporting.reject` / `_plan`)."""
 
     name: str
     dry_run: bool
-    stats: Any  # WriteStats (reporting.py)
+    stats: WriteStats
     _lock: threading.RLock
     _stop_sending: threading.Event
 
