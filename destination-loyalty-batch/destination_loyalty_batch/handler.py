@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 
-from destination_common import config_error
+from destination_common import Status, config_error
 from destination_common.outcomes import BatchRefused, Item, Outcome, Reject
 from destination_common.phones import normalise_phone, region_for_country
 from destination_common.writer import StreamHandler
@@ -336,7 +336,7 @@ class LoyaltyHandler(StreamHandler):
                 reason = self.client.scrub(message or "refused by the platform", secrets)
                 outcomes[line - 1] = Outcome.rejected("line_error", reason)
                 line_errors += 1
-        no_code = sum(1 for i, o in zip(plan.indexes, outcomes) if o.status == "accepted" and not items[i].payload.get("code"))
+        no_code = sum(1 for i, o in zip(plan.indexes, outcomes) if o.status == Status.ACCEPTED and not items[i].payload.get("code"))
         self.stats.add(line_errors=line_errors, no_code=no_code, **counts)
         if reply.accounted() != n:
             self.stats.add(unaccounted=1)

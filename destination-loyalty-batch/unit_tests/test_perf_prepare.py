@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import destination_loyalty_batch.handler as handler_module
 from destination_loyalty_batch.handler import LoyaltyHandler
 
-from destination_common import Item
+from destination_common import Item, Status
 
 
 class FakeClient:
@@ -51,7 +51,7 @@ def test_send_uses_the_plans_prepared_for_the_same_items(monkeypatch):
     assert calls == [4]
     outcomes = handler.send(items)
     assert calls == [4]  # planned once, in prepare()
-    assert [o.status for o in outcomes] == ["accepted"] * 4
+    assert [o.status for o in outcomes] == [Status.ACCEPTED] * 4
     assert len(client.forms[0]["profiles_data"].strip("\n").split("\n")) == 4  # one line per row
     half = items[:2]  # same objects, other batch (a half after a refusal): planned by send()
     handler.send(half)
