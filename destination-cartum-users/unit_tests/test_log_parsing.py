@@ -1,7 +1,7 @@
 import pytest
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from destination_common import BatchRefused, Item
+from destination_common import BatchRefused, Item, Status
 from destination_cartum_users.handler import UsersImportHandler, outcome_of, parse_entry
 
 
@@ -23,10 +23,10 @@ def test_parse_entry(entry, expected):
 
 
 def test_outcomes():
-    assert outcome_of({"code": 0}).status == "accepted"
-    assert outcome_of({"code": 3, "message": "x"}).status == "retry"
+    assert outcome_of({"code": 0}).status is Status.ACCEPTED
+    assert outcome_of({"code": 3, "message": "x"}).status is Status.RETRY
     o = outcome_of({"info": [{"code": 2, "message": "The email field (x) is set incorrectly!"}]})
-    assert (o.status, o.code, o.reason) == ("rejected", 2, "The email field (x) is set incorrectly!")
+    assert (o.status, o.code, o.reason) == (Status.REJECTED, 2, "The email field (x) is set incorrectly!")
     assert outcome_of({"code": 7, "message": "?"}).code == "unknown"
 
 
@@ -51,7 +51,7 @@ def items(n):
 
 def test_send_aligns_outcomes_and_checks_length():
     h = UsersImportHandler(FakeClient(("WARNING", {"log": [{"code": 0}, {"info": [{"code": 2, "message": "bad"}]}]})), dict)
-    assert [o.status for o in h.send(items(2))] == ["accepted", "rejected"]
+    assert [o.status for o in h.send(items(2))] == [Status.ACCEPTED, Status.REJECTED]
     with pytest.raises(AirbyteTracedException):
         h.send(items(3))
 

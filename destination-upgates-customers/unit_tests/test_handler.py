@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from destination_common import Item, Reject
+from destination_common import Item, Reject, Status
 from destination_upgates_customers.client import seconds_until_retry, without_userinfo
 from destination_upgates_customers.handler import CustomersPutHandler
 
@@ -30,19 +30,19 @@ def test_outcomes_match_by_email_in_any_order_and_case():
         {"email": "a@x.cz", "updated_yn": True, "messages": []},
     ]
     out = handler.outcomes(items, answer)
-    assert [o.status for o in out] == ["accepted", "rejected", "accepted"]
+    assert [o.status for o in out] == [Status.ACCEPTED, Status.REJECTED, Status.ACCEPTED]
     assert out[1].code == "not_updated" and out[1].reason == "login.email: Customer not found"
     assert (handler.updated, handler.not_updated) == (2, 1)
 
 
 def test_a_customer_missing_from_the_answer_is_retried_not_counted_written():
     out = h().outcomes([item("a@x.cz"), item("b@x.cz")], [{"email": "a@x.cz", "updated_yn": True}])
-    assert [o.status for o in out] == ["accepted", "retry"]
+    assert [o.status for o in out] == [Status.ACCEPTED, Status.RETRY]
 
 
 def test_updated_yn_must_be_true_not_truthy():
     out = h().outcomes([item("a@x.cz")], [{"email": "a@x.cz", "updated_yn": "false"}])
-    assert out[0].status == "rejected" and out[0].reason == "not updated (no message)"
+    assert out[0].status is Status.REJECTED and out[0].reason == "not updated (no message)"
 
 
 def test_unknown_meta_key_is_learnt_from_the_answer():
