@@ -21,7 +21,7 @@ MARK = "@@I@@"
 
 
 def _cartum_templates(count: int = 200) -> list[dict[str, Any]]:
-    from emulators.cartum import Shop
+    from emulators.cartum_model import Shop
     from emulators.cartum_seed import CUSTOMER_GROUPS, MANAGERS, PRICE_LEVELS, make_user
 
     shop = Shop(customer_groups=[dict(g) for g in CUSTOMER_GROUPS], price_levels=[dict(p) for p in PRICE_LEVELS],

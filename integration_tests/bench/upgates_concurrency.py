@@ -27,12 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "integration_tests"))
 
 from harness.runner import configured_catalog, script  # noqa: E402
-from emulators.upgates import UpgatesEmulator  # noqa: E402
-
-try:  # the bench's caching emulator: same answers, without re-sorting 20,000 customers per page
-    from bench.worlds import BenchUpgates as Emulator  # type: ignore
-except Exception:  # pragma: no cover
-    Emulator = UpgatesEmulator
+from bench.worlds import BenchUpgates as Emulator  # noqa: E402  (same answers, without re-sorting 20,000 customers per page)
 
 
 def one_run(pages: int, latency: float, workers: int, mode: str) -> dict:

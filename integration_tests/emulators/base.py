@@ -111,16 +111,26 @@ class LoggedRequest:
     started: float
     seconds: float
     function: str | None = None  # emulator-specific label, e.g. the Cartum function name
+    outcome: str | None = None  # emulator-specific result, e.g. the Cartum envelope's status
+
+
+# Where a handler finds its request's log entry: `request.get(LOG_ENTRY)`.
+LOG_ENTRY: Any = web.RequestKey("log_entry", LoggedRequest) if hasattr(web, "RequestKey") else "log_entry"
 
 
 class RequestLog:
     """Every request the emulator saw, with counters for the tests' request-economy checks."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_bodies: bool = True) -> None:
         self._items: list[LoggedRequest] = []
         self._lock = threading.Lock()
+        # False: entries keep no request bodies (a benchmark's million records would otherwise
+        # stay in memory once more).
+        self.keep_bodies = keep_bodies
 
     def add(self, item: LoggedRequest) -> None:
+        if not self.keep_bodies:
+            item.body = None
         with self._lock:
             self._items.append(item)
 
@@ -151,6 +161,11 @@ class RequestLog:
 
     def count(self, **kwargs: Any) -> int:
         return len(self.select(**kwargs))
+
+    def outcomes(self, function: str | None = None, path: str | None = None) -> list[str | None]:
+        """The outcomes of the selected requests in the order they were answered (e.g. the
+        Cartum envelope statuses of one function: ["OK", "AUTHORIZATION_ERROR", "OK"])."""
+        return [r.outcome for r in self.select(path=path, function=function)]
 
     def summary(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -259,6 +274,7 @@ class Emulator:
             seconds=0.0,
             function=None if is_control else self.label(request, body),
         )
+        request[LOG_ENTRY] = entry  # a handler may set `outcome`
         try:
             if self.latency and not is_control:
                 await asyncio.sleep(self.latency)

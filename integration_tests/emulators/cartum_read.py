@@ -30,7 +30,7 @@ Dates in from/to: 'YYYY-MM-DD' or 'DD.MM.YYYY', optionally with ' HH:MM:SS'; bot
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from emulators.cartum_model import CartumError, Handler, registrar
 from emulators.cartum_seed import DATE_FORMAT, ORDER_B2B_KEYS, USER_B2B_KEYS
@@ -100,6 +100,16 @@ def _hooks(emu: "CartumEmulator", name: str) -> None:
             raise CartumError(forced[0], forced[1])
 
 
+def _selected(emu: "CartumEmulator", key: tuple[Any, ...], select: Callable[[], list[Any]]) -> list[Any]:
+    """`select()`, or its cached answer when the emulator serves reads from a ReadCache."""
+    cache = emu.read_cache
+    return select() if cache is None else cache.get(key, select)
+
+
+def _frozen(values: set[int] | None) -> tuple[int, ...] | None:
+    return None if values is None else tuple(sorted(values))
+
+
 def _empty(emu: "CartumEmulator") -> tuple[str, Any]:
     return "EMPTY", emu.switches.get("empty_response", [])
 
@@ -121,16 +131,21 @@ def users_export(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]
     high = parse_bound(_date_only_api(emu, body.get("to"), "to"), upper=True, name="to")
     if emu.switches.get("ignore_to"):
         high = None
-    users = [
-        u
-        for u in emu.shop.users_by_id()
-        if (low is None or u["registered"] >= low) and (high is None or u["registered"] <= high)
-    ]
     order = emu.switches.get("users_order", "id")
-    if order == "id_desc":
-        users.reverse()
-    elif order == "email":
-        users.sort(key=lambda u: u["email"])
+
+    def select() -> list[dict[str, Any]]:
+        users = [
+            u
+            for u in emu.shop.users_by_id()
+            if (low is None or u["registered"] >= low) and (high is None or u["registered"] <= high)
+        ]
+        if order == "id_desc":
+            users.reverse()
+        elif order == "email":
+            users.sort(key=lambda u: u["email"])
+        return users
+
+    users = _selected(emu, ("users/export", low, high, order), select)
     page = _page(emu, users, body)
     if not page:
         return _empty(emu)
@@ -199,14 +214,18 @@ def orders_get(emu: "CartumEmulator", body: dict[str, Any]) -> tuple[str, Any]:
     statuses = _statuses(body.get("status"))
     ids = _ids(body.get("ids"))
     key = "_updated" if emu.switches.get("orders_date_field", "created") == "updated" else "stat_created"
-    orders = [
-        o
-        for o in sorted(emu.shop.orders, key=lambda o: o["order_id"])
-        if (low is None or o[key] >= low)
-        and (high is None or o[key] <= high)
-        and (statuses is None or o["stat_status"] in statuses)
-        and (ids is None or o["order_id"] in ids)
-    ]
+
+    def select() -> list[dict[str, Any]]:
+        return [
+            o
+            for o in sorted(emu.shop.orders, key=lambda o: o["order_id"])
+            if (low is None or o[key] >= low)
+            and (high is None or o[key] <= high)
+            and (statuses is None or o["stat_status"] in statuses)
+            and (ids is None or o["order_id"] in ids)
+        ]
+
+    orders = _selected(emu, ("orders/get", low, high, key, _frozen(statuses), _frozen(ids)), select)
     page = _page(emu, orders, body)
     if not page:
         return _empty(emu)

@@ -114,6 +114,7 @@ class LoyaltyEmulator(Emulator):
         self.customers: dict[str, dict[str, Any]] = {}
         self.undo_states: list[dict[str, Any]] = []
         self.batches: list[dict[str, Any]] = []  # accepted batches: {lines, new, updated, ignored}
+        self._kept: dict[str, dict[str, Any]] | None = None  # sink(): the customers kept
         self.lock = threading.RLock()
         for i in range(1, customers + 1):
             self.add_customer(
@@ -273,7 +274,29 @@ class LoyaltyEmulator(Emulator):
             raise LoyaltyError(f"Header used more than once: {', '.join(sorted(dupes))}")
         return names
 
+    def sink(self) -> "LoyaltyEmulator":
+        """A benchmark's write target: every customers_batch is checked and answered as usual,
+        then forgotten (the customers it created, its undo state, its entry in `batches`), so
+        every batch costs the same; `lines_received` and `batches_ok` count what was accepted."""
+        self._kept = dict(self.customers)
+        self.lines_received = 0
+        self.batches_ok = 0
+        return self
+
     def _customers_batch(self, params: dict[str, str]) -> dict[str, Any]:
+        if self._kept is None:
+            return self._import_batch(params)
+        try:
+            answer = self._import_batch(params)
+        finally:
+            self.customers = dict(self._kept)
+            self.undo_states.clear()
+        self.lines_received += self.batches[-1]["lines"]
+        self.batches_ok += 1
+        self.batches.clear()
+        return answer
+
+    def _import_batch(self, params: dict[str, str]) -> dict[str, Any]:
         delimiter_name = params.get("delimiter", "")
         if delimiter_name not in DELIMITERS:
             raise LoyaltyError("delimiter must be pipe, comma or tab")

@@ -51,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
+import random
 import threading
 from collections import defaultdict, deque
 from datetime import date, datetime, timedelta, timezone
@@ -162,6 +163,10 @@ class UpgatesEmulator(Emulator):
         self.peak_in_flight = 0
         self.failed_logins: dict[str, deque[datetime]] = defaultdict(deque)
         self.used: dict[tuple[str, str], int] = defaultdict(int)  # (window kind, window key) -> requests
+        # fast path (benchmarks): see `cache_reads()`
+        self.version = 0  # bumped by every world change made through the methods below
+        self._list_cache: dict[Any, tuple[int, list[dict[str, Any]]]] | None = None
+        self._render_cache: dict[int, tuple[int, dict[str, Any]]] = {}
         if customers:
             self.generate_customers(customers)
 
@@ -202,6 +207,7 @@ class UpgatesEmulator(Emulator):
             record = self.customers[customer_id]
             ahead = days if days is not None else self.random.randrange(365, 3650)
             record["last_update_time"] = self.local_now() + timedelta(days=ahead)
+            self.version += 1
             return record
 
     def add_customer(self, **fields: Any) -> dict[str, Any]:
@@ -262,6 +268,7 @@ class UpgatesEmulator(Emulator):
                 else:
                     record[key] = value
             self.customers[cid] = record
+            self.version += 1
             return record
 
     def update_customer(self, customer_id: int, **changes: Any) -> dict[str, Any]:
@@ -274,11 +281,80 @@ class UpgatesEmulator(Emulator):
                 else:
                     record[key] = value
             record["last_update_time"] = self.local_now()
+            self.version += 1
             return record
 
     def delete_customer(self, customer_id: int) -> None:
         with self.lock:
             self.customers.pop(customer_id, None)
+            self.version += 1
+
+    # ---- fast path for benchmark sizes -----------------------------------------------------
+    def cache_reads(self) -> "UpgatesEmulator":
+        """Serve `/customers` from caches: the filtered and sorted list per filter and each
+        rendered customer, both kept until the world changes through the methods above
+        (`version`). At 100,000 customers a page otherwise costs about 0.5 s of filtering and
+        sorting the whole world again. Answers stay byte-identical; a world changed by hand
+        (`customers[...]` edited directly) is not seen, so only benchmarks turn this on.
+        Not with `types_vary` (its answers differ on every call)."""
+        if self.types_vary:
+            raise ValueError("cache_reads() cannot serve types_vary answers (they differ per call)")
+        self._list_cache = {}
+        return self
+
+    def bulk_seed(self, count: int, *, span_days: int = 720, templates: int = 500) -> None:
+        """Add `count` customers fast (benchmark sizes): `templates` made by `generate_customers`,
+        the rest cloned from them with their own id, code, e-mail, creation and update times
+        (same distribution), about 30 times faster than generating each."""
+        first = min(count, templates)
+        made = self.generate_customers(first, span_days=span_days)
+        rng = random.Random(self.random.random())
+        now = self.local_now()
+        span = span_days * 86400
+        with self.lock:
+            for i in range(count - first):
+                t = made[i % first]
+                cid = self.next_customer_id
+                self.next_customer_id += 1
+                back = 1 + int(rng.random() * (span - 1))
+                created = now - timedelta(seconds=back)
+                updated = created + timedelta(seconds=int(rng.random() * back))
+                rec = dict(t)
+                rec["customer_id"] = cid
+                rec["code"] = f"C{cid:06d}"
+                rec["company"] = dict(t["company"]) if t.get("company") is not None else None
+                rec["communication"] = dict(t["communication"]) if t.get("communication") is not None else None
+                rec["login"] = {**t["login"], "email": f"customer{cid}@example.cz"}
+                rec["group_ids"] = list(t["group_ids"])
+                billing = (t.get("addresses") or {}).get("billing")
+                rec["addresses"] = {"billing": dict(billing) if billing is not None else None,
+                                    "postal": list((t.get("addresses") or {}).get("postal") or [])}
+                rec["metas"] = [dict(m) for m in t["metas"]]
+                rec["creation_time"] = created
+                rec["last_update_time"] = updated
+                self.customers[cid] = rec
+            self.version += 1
+
+    def _matching(self, query: Any) -> list[dict[str, Any]]:
+        """The customers a `/customers` query selects, in the list order (cached with cache_reads)."""
+        if self._list_cache is None:
+            keep = self._customer_filter(query)
+            return self._sorted([c for c in self.customers.values() if keep(c)])
+        key = tuple(sorted((k, v) for k, v in query.items() if k != "page"))
+        hit = self._list_cache.get(key)
+        if hit is None or hit[0] != self.version:
+            keep = self._customer_filter(query)
+            self._list_cache[key] = hit = (self.version, self._sorted([c for c in self.customers.values() if keep(c)]))
+        return hit[1]
+
+    def _rendered(self, record: dict[str, Any]) -> dict[str, Any]:
+        if self._list_cache is None:
+            return self.render_customer(record)
+        cid = record["customer_id"]
+        hit = self._render_cache.get(cid)
+        if hit is None or hit[0] != self.version:
+            hit = self._render_cache[cid] = (self.version, self.render_customer(record))
+        return hit[1]
 
     def render_customer(self, record: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in record.items() if k != "group_ids"}
@@ -591,10 +667,9 @@ class UpgatesEmulator(Emulator):
 
     def _list_customers(self, request: web.Request, body: Any) -> tuple[int, Any]:
         page = self.parse_page(request)
-        keep = self._customer_filter(request.query)
-        matched = self._sorted([c for c in self.customers.values() if keep(c)])
+        matched = self._matching(request.query)
         chunk, meta = self.page_of(matched, page)
-        return 200, {**meta, "customers": [self.render_customer(c) for c in chunk]}
+        return 200, {**meta, "customers": [self._rendered(c) for c in chunk]}
 
     def _put_customers(self, request: web.Request, body: Any) -> tuple[int, Any]:
         return put_customers(self, request, body)  # seed 002 write-back: emulators/upgates_write.py
