@@ -87,3 +87,28 @@ def test_status_enum_keeps_the_texts():
     assert Outcome.planned("update") == Outcome(Status.PLANNED, "update")
     assert Outcome("accepted").status is Status.ACCEPTED  # a plain text still works
     assert {"accepted": 1}[Status.ACCEPTED] == 1 and f"{Status.RETRY}" == "retry"
+
+
+def test_learn_limit_in_the_loop_slices_the_refused_and_later_batches(caplog):
+    from destination_common_helpers import FakeHandler, record, state
+
+    from destination_common import BatchRefused, Outcome, WriteLoop
+
+    class Limited(FakeHandler):
+        def send(self, items):
+            self.calls.append([i.key for i in items])
+            if len(items) > 3:
+                self.learn_limit(3, f"The API refused {len(items)} items in one request (at most 3)")
+                raise BatchRefused("Too many items (at most 3)")
+            return [Outcome.accepted() for _ in items]
+
+    handler = Limited()
+    loop = WriteLoop({"users": handler}, batch_size=8, max_concurrent_requests=2)
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        out = list(loop.run([record({"email": f"u{i}@x.io"}) for i in range(16)] + [state(1)]))
+    assert len(out) == 1 and loop.stats.accepted == 16 and loop.rejects.total == 0
+    assert handler.max_batch == 3
+    sent = [k for c in handler.calls if len(c) <= 3 for k in c]
+    assert sorted(sent) == sorted(f"u{i}@x.io" for i in range(16))  # every record in a request of at most 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "at most 3" in r.getMessage()]
+    assert len(warnings) == 1 and "Set batch_size to 3" in warnings[0]  # one warning, also with two refusals at once
