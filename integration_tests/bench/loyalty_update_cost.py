@@ -17,21 +17,8 @@ import math
 import time
 
 from emulators.loyalty import LoyaltyEmulator
+from harness.loyalty_data import mixed_customers
 from harness.runner import run_connector
-
-
-def mixed(n: int) -> list[dict]:
-    out = []
-    for i in range(n):
-        c = {"code": f"M{i:05d}", "first_name": f"N{i}", "email": f"m{i}@example.com"}
-        if i % 3:
-            c["phone"] = f"+420 777 {i:06d}"
-        if i % 4:
-            c["city"] = "Brno"
-        if i % 5:
-            c["last_name"] = "Nováková"
-        out.append(c)
-    return out
 
 
 def lines(records: list[dict], every: int) -> str:
@@ -51,7 +38,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args()
-    records = mixed(args.records)
+    records = mixed_customers(args.records, code_digits=5)
     sets = len({tuple(sorted(r)) for r in records})
     ideal = math.ceil(args.records / args.batch_size)
     for blanks in ("keep_existing", "send_blank"):
