@@ -30,18 +30,16 @@ def _emit(message: dict) -> None:
 
 
 def _trace_error(message: str) -> None:
-    import time
+    """The start-up rule shared with source-cartum: a file that cannot be used is an
+    AirbyteTracedException config_error, printed as the CDK's entrypoint prints one (one TRACE
+    line on stdout), then exit code 1 (the caller), no traceback."""
+    from airbyte_cdk.models import AirbyteMessageSerializer, FailureType
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+    import orjson
 
-    _emit(
-        {
-            "type": "TRACE",
-            "trace": {
-                "type": "ERROR",
-                "emitted_at": time.time() * 1000,
-                "error": {"message": message, "internal_message": message, "failure_type": "config_error"},
-            },
-        }
-    )
+    error = AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+    sys.stdout.write(orjson.dumps(AirbyteMessageSerializer.dump(error.as_airbyte_message())).decode() + "\n")
+    sys.stdout.flush()
 
 
 def _arg(args: List[str], flag: str) -> Optional[str]:
@@ -54,23 +52,30 @@ def _arg(args: List[str], flag: str) -> Optional[str]:
 
 
 def _load(kind: str, path: str) -> Any:
+    flag = f"--{kind}"
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise StartError(f"The {kind} file {path} cannot be read: {error.strerror or error}.")
+        raise StartError(f"The {kind} file {path} cannot be read ({error.strerror or error}). Pass a readable JSON file with {flag}.")
     except UnicodeDecodeError:
-        raise StartError(f"The {kind} file {path} is not UTF-8 text.")
+        raise StartError(f"The {kind} file {path} is not UTF-8 text. Save it as UTF-8 JSON and pass it with {flag}.")
     try:
         return json.loads(text)
     except ValueError as error:  # the position only: a config holds secrets
         where = f"line {error.lineno}, column {error.colno}" if hasattr(error, "lineno") else "somewhere"
-        raise StartError(f"The {kind} file {path} is not valid JSON ({where}).")
+        raise StartError(
+            f"The {kind} file {path} is not valid JSON ({where}). Fix the file at that position; its content is not "
+            f"shown (a {kind} file can hold secrets)."
+        )
 
 
 def _check_config(path: str) -> dict:
     config = _load("config", path)
     if not isinstance(config, dict):
-        raise StartError(f"The config file {path} must hold a JSON object of settings, not a {type(config).__name__}.")
+        raise StartError(
+            f"The config file {path} must hold a JSON object of settings, not a {type(config).__name__}. "
+            "Write the settings as one JSON object."
+        )
     return config
 
 

@@ -1,12 +1,16 @@
 """The declarative source of `manifest.yaml`, with what YAML cannot say:
 
 - the `customers` stream reads one pass of the list as page partitions and checkpoints after
-  every page (`components.CustomersPassCursor`), built around the manifest's own retriever;
+  every page (`customers_pass.customers_stream`), built around the manifest's own retriever;
 - `check` asks `GET /status` (one request, never counted against the quota) and reads this API
   user's right to `customers` from it;
 - every HTTP client of the source never follows a redirect and has connect and read timeouts
   from the config (`harden_http_clients`); the `Authorization: Basic` value is a registered
   secret (`register_secrets`); the API URL is checked with the parser requests connects with.
+
+Every use of a CDK internal is in `customers_pass.py` (the seam); this module uses the CDK's
+public API only. The manifest names its custom components as the manifest-only runtime does
+(`source_declarative_manifest.components.X`); here they are this package's `components` module.
 """
 
 from __future__ import annotations
@@ -14,32 +18,33 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from typing import Any, List, Mapping, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import quote, quote_plus
 
-from airbyte_cdk.models import AirbyteConnectionStatus, ConfiguredAirbyteCatalog, FailureType, Status, SyncMode
-from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+import yaml
+
+from airbyte_cdk.models import (
+    AirbyteCatalog,
+    AirbyteConnectionStatus,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+    SyncMode,
+)
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.sources.source import TState
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
-from airbyte_cdk.sources.streams.concurrent.cursor import CursorField, FinalStateCursor
-from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils import AirbyteTracedException
-from airbyte_cdk.utils import airbyte_secrets_utils
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets
 
-from source_upgates_customers.components import (
-    CURSOR_FIELD,
-    STREAM,
-    CustomersExtractor,
-    CustomersPageGenerator,
-    CustomersPass,
-    CustomersPassCursor,
-    _time_problem,
-    pass_start,
-    state_problem,
-    without_userinfo,
-)
+from source_upgates_customers import customers_pass
+from source_upgates_customers.components import STREAM, time_problem, without_userinfo
+from source_upgates_customers.customers_pass import CustomersPass, pass_start
 
+MANIFEST = Path(__file__).with_name("manifest.yaml")
+INJECTED_PREFIX = "source_declarative_manifest.components."  # how the manifest names its components
+PACKAGE_PREFIX = "source_upgates_customers.components."
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 DEFAULT_CONNECT_TIMEOUT = 10
 DEFAULT_READ_TIMEOUT = 30
@@ -50,9 +55,32 @@ ENUMS = {
 }
 
 
-class SourceUpgatesCustomers(YamlDeclarativeSource):
+def _packaged(node: Any) -> Any:
+    """The manifest with each `class_name: source_declarative_manifest.components.X` read as this
+    package's `source_upgates_customers.components.X` (the same file, imported as a module)."""
+    if isinstance(node, dict):
+        return {
+            k: (PACKAGE_PREFIX + v[len(INJECTED_PREFIX):] if k == "class_name" and isinstance(v, str) and v.startswith(INJECTED_PREFIX) else _packaged(v))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_packaged(v) for v in node]
+    return node
+
+
+def load_manifest() -> Dict[str, Any]:
+    """manifest.yaml of this package (never a manifest.yaml of the working directory)."""
+    return _packaged(yaml.safe_load(MANIFEST.read_text(encoding="utf-8")))
+
+
+class SourceUpgatesCustomers(ConcurrentDeclarativeSource):
     """The declarative source of `manifest.yaml` (streams are built from the constructor's
-    config, catalog and state, as the CDK's declarative sources require)."""
+    config, catalog and state, as the CDK's declarative sources require).
+
+    Built without a config (`SourceUpgatesCustomers()`, as `airbyte-cdk connector test` and the
+    CDK's standard tests build a Python source), `check`, `discover` and `read` build the source
+    again from the config, catalog and state the entrypoint read, as run.py does, and hand over
+    to it."""
 
     def __init__(
         self,
@@ -60,15 +88,32 @@ class SourceUpgatesCustomers(YamlDeclarativeSource):
         config: Optional[Mapping[str, Any]] = None,
         state: TState = None,
     ) -> None:
-        super().__init__(catalog=catalog, config=config, state=state, path_to_yaml="manifest.yaml")
+        super().__init__(
+            catalog=catalog or ConfiguredAirbyteCatalog(streams=[]),
+            config=config or {},
+            state=state or [],
+            source_config=load_manifest(),
+        )
         self._catalog = catalog
+        self._built_with_config = config is not None
+
+    def _for(self, config: Mapping[str, Any], catalog: Any = None, state: Any = None) -> "SourceUpgatesCustomers":
+        """This source, or when it was built without a config one built from `config`."""
+        if self._built_with_config:
+            return self
+        return type(self)(catalog=catalog, config=config, state=state)
+
+    @property
+    def _upgates_config(self) -> Mapping[str, Any]:
+        return customers_pass.source_config(self)
 
     # ---- streams ------------------------------------------------------------------------
     def streams(self, config: Mapping[str, Any]) -> List[AbstractStream]:  # type: ignore[override]
-        check_config(self._config)
-        register_secrets(self._config)
+        own = self._upgates_config
+        check_config(own)
+        register_secrets(own)
         streams = [self._customers(s) if s.name == STREAM else s for s in super().streams(config)]
-        harden_http_clients(streams, self._config)
+        harden_http_clients(streams, own)
         return streams
 
     def _incremental(self) -> bool:
@@ -81,49 +126,26 @@ class SourceUpgatesCustomers(YamlDeclarativeSource):
 
     def _customers(self, declarative: AbstractStream) -> AbstractStream:
         """The manifest's customers stream, read as page partitions of one pass."""
-        factory = declarative._stream_partition_generator._partition_factory  # type: ignore[attr-defined]
-        retriever, schema_loader = factory._retriever, factory._schema_loader
-        extractor = retriever.record_selector.extractor
-        if not isinstance(extractor, CustomersExtractor):
-            raise AirbyteTracedException(
-                message="source-upgates-customers is broken: the customers extractor is not CustomersExtractor.",
-                failure_type=FailureType.system_error,
-            )
-        repository, logger = self._message_repository, self.logger
-        if self._incremental():
-            state = self._connector_state_manager.get_stream_state(STREAM, None) or {}
-            problem = state_problem(state)
-            if problem:
-                raise AirbyteTracedException(
-                    message=f"The saved state cannot be read: {problem}. Fix or remove the state of the customers stream.",
-                    failure_type=FailureType.config_error,
-                )
-            cursor = CustomersPassCursor.from_state(state, self._config, repository, self._connector_state_manager, logger)
-            pass_ = cursor.pass_
-        else:  # full refresh: every customer from start_date, a final state as the CDK gives full refresh
-            pass_ = CustomersPass(from_=pass_start(self._config, None), message_repository=repository, logger=logger)
-            pass_.settle_on_answer = True  # no STATE per page to wait for (and nothing to resume)
-            cursor = FinalStateCursor(STREAM, None, repository)
-        extractor.tracker = pass_
-        self._customers_pass = pass_
-        pass_.set_workers(max(1, min(3, int(self._config.get("num_workers", 2) or 2))))
-        return DefaultStream(
-            partition_generator=CustomersPageGenerator(
-                pass_, retriever, schema_loader, repository, restart_from=pass_start(self._config, None)
-            ),
-            name=STREAM,
-            json_schema=schema_loader.get_json_schema,
-            primary_key=["customer_id"],
-            cursor_field=CursorField(CURSOR_FIELD),
-            logger=logger,
-            cursor=cursor,
+        config = self._upgates_config
+        stream, self._customers_pass = customers_pass.customers_stream(
+            self,
+            declarative,
+            incremental=self._incremental(),
+            workers=max(1, min(3, int(config.get("num_workers", 2) or 2))),
+            restart_from=pass_start(config, None),
+            config=config,
         )
+        return stream
 
     # ---- read: settle pages for the back-pressure (see CustomersPass.wait_for_room) ---------
     settle_after_flush = False  # run.py settles once a STATE is flushed to stdout
     _customers_pass: Optional[CustomersPass] = None
 
     def read(self, logger, config, catalog, state=None):  # type: ignore[no-untyped-def,override]
+        source = self._for(config, catalog, state)
+        if source is not self:
+            yield from source.read(logger, config, catalog, state)
+            return
         for message in super().read(logger, config, catalog, state):
             if not self.settle_after_flush and is_customers_state(message):
                 self.state_flushed()
@@ -134,18 +156,28 @@ class SourceUpgatesCustomers(YamlDeclarativeSource):
         if self._customers_pass is not None:
             self._customers_pass.settle()
 
+    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
+        source = self._for(config)
+        if source is not self:
+            return source.discover(logger, config)
+        return super().discover(logger, config)
+
     # ---- check --------------------------------------------------------------------------
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        source = self._for(config)
+        if source is not self:
+            return source.check(logger, config)
+        own = self._upgates_config
         try:
-            check_config(self._config)
-            stream = next(s for s in self.streams(self._config) if s.name == STREAM)
-            requester = stream._stream_partition_generator._kwargs["retriever"].requester  # type: ignore[attr-defined]
-            response = requester.send_request(path="status")
+            check_config(own)
+            stream = next(s for s in self.streams(own) if s.name == STREAM)
+            retriever, _ = customers_pass.declarative_parts(stream)
+            response = retriever.requester.send_request(path="status")
             body = response.json() if response is not None else None
         except AirbyteTracedException as error:
             return failed(error.message or error.internal_message or "check failed")
         except Exception as error:  # a refused connection, an unreadable answer
-            return failed(f"Could not reach UPgates at {without_userinfo(str(self._config.get('api_url')))}: {error}")
+            return failed(f"Could not reach UPgates at {without_userinfo(str(own.get('api_url')))}: {error}")
         right = customers_right(body)
         if right is False:
             return failed(
@@ -239,7 +271,7 @@ def check_config(config: Mapping[str, Any]) -> None:
     for field in ("start_date", "creation_time_from"):
         value = config.get(field)
         if value not in (None, ""):
-            problem = _time_problem(value)
+            problem = time_problem(value)
             if problem:
                 raise config_error(field, problem)
     language = config.get("language")
@@ -284,26 +316,10 @@ def register_secrets(config: Mapping[str, Any]) -> None:
         forms.add(base64.b64encode(f"{login}:{key}".encode("latin1")).decode())
     except UnicodeEncodeError:
         pass
-    known = getattr(airbyte_secrets_utils, "__SECRETS_FROM_CONFIG", [])
+    known = customers_pass.registered_secrets()
     for form in sorted(forms, key=len, reverse=True):
         if form and form not in known:
             add_to_secrets(form)
-
-
-def _http_clients(streams: List[AbstractStream]) -> List[Any]:
-    clients = []
-    for stream in streams:
-        generator = getattr(stream, "_stream_partition_generator", None)
-        factory = getattr(generator, "_partition_factory", None)
-        retriever = getattr(factory, "_retriever", None) or getattr(generator, "_kwargs", {}).get("retriever")
-        client = getattr(getattr(retriever, "requester", None), "_http_client", None)
-        if client is not None:
-            clients.append(client)
-    return clients
-
-
-def _no_redirect_target(response: Any) -> None:
-    return None
 
 
 def harden_http_clients(streams: List[AbstractStream], config: Mapping[str, Any]) -> None:
@@ -311,14 +327,5 @@ def harden_http_clients(streams: List[AbstractStream], config: Mapping[str, Any]
     timeout fields take no config value), and redirects never followed. requests follows them by
     default, re-sending `Authorization` to the same host and POST bodies on 307/308; the
     unfollowed 3xx then reaches `UpgatesErrorHandler`, which fails with the new location."""
-    clients = _http_clients(streams)
-    if len(clients) != len(streams):
-        raise AirbyteTracedException(
-            message="source-upgates-customers is broken: a stream's HTTP client could not be found to set its timeouts.",
-            failure_type=FailureType.system_error,
-        )
-    for client in clients:
-        client._request_timeout = timeouts(config)
-        session = client._session
-        session.get_redirect_target = _no_redirect_target
-        session.max_redirects = 0
+    for stream in streams:
+        customers_pass.harden_http_client(stream, timeouts(config))

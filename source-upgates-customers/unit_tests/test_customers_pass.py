@@ -9,7 +9,8 @@ from typing import Any
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import InMemoryMessageRepository
 from airbyte_cdk.sources.types import Record
-from source_upgates_customers.components import CustomersPassCursor, pass_start, parse_time
+from source_upgates_customers.components import parse_time
+from source_upgates_customers.customers_pass import CustomersPassCursor, pass_start
 from source_upgates_customers.source import customers_right
 
 LOG = logging.getLogger("test")
