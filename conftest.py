@@ -2,9 +2,13 @@
 
 - Makes every emulator fixture module in harness.fixtures available to every test
   of the repository (connector folders and integration_tests alike).
-- Under pytest-xdist (`scripts/test.sh` runs `-n 2 --dist loadgroup`), keeps each top-level
-  folder's tests in one worker: a connector's standard tests write its secrets/config.json
-  for the emulator they start, so two workers must never share a connector folder.
+- Under pytest-xdist (`scripts/test.sh` runs `-n 2 --dist loadgroup`), keeps each connector
+  folder's tests (unit_tests/ and integration_tests/ alike) in one worker: a connector's
+  standard tests write its secrets/*.json for the emulator they start (harness.standard), so
+  two workers must never share a connector folder. The cross-connector tests under
+  integration_tests/ write nothing into connector folders (tmp_path only): each of their modules
+  is its own group, so the heavy ones (test_pipelines.py, test_demo.py, ...) spread over both
+  workers.
 """
 
 import pkgutil
@@ -29,5 +33,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if folder == "integration_tests":
             # The cross-connector tests are the heaviest: split them by module so that both
             # workers share them (each module starts its own emulators on free ports).
-            folder = f"integration_tests/{Path(str(item.path)).name}"
+            folder = Path(str(item.path)).resolve().relative_to(_ROOT).as_posix()
         item.add_marker(pytest.mark.xdist_group(folder))
