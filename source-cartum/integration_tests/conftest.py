@@ -58,5 +58,6 @@ def last_states(output: EntrypointOutput) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def sync() -> SimpleNamespace:
-    """`sync.run(config, streams, mode, state, fail)`, `sync.records(out, stream)`, `sync.last_states(out)`."""
-    return SimpleNamespace(run=run_sync, records=records, last_states=last_states)
+    """`sync.run(config, streams, mode, state, fail)`, `sync.records(out, stream)`, `sync.last_states(out)`,
+    `sync.catalog(streams, mode)`."""
+    return SimpleNamespace(run=run_sync, records=records, last_states=last_states, catalog=catalog)

@@ -35,16 +35,15 @@
    becomes null.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import InitVar, dataclass
-from datetime import datetime, timedelta
-from typing import Any, Dict, Mapping, Optional, Union
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Union
 from urllib.parse import quote, quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -52,10 +51,13 @@ import requests
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
+from airbyte_cdk.sources.declarative.auth.token_provider import TokenProvider
+from airbyte_cdk.sources.declarative.exceptions import ReadException
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies import OffsetIncrement
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.offset_increment import extracted_record_count
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
+from airbyte_cdk.sources.http_logger import format_http_message
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -254,34 +256,139 @@ class NoRedirectAuthenticator(DeclarativeAuthenticator):
         return ""
 
 
-class _SharedSession:
-    """What every stream of one source instance shares: the token provider that logs in, the
-    tokens a forced re-login replaced, and when that last happened."""
+# ---- the login session: the one place that touches the CDK's session-token internals ----------
+# The manifest declares the login as the CDK's SessionTokenAuthenticator (login request, token
+# path, expiry, token injected into every JSON body). The factory builds it as
+# ApiKeyAuthenticator.token_provider -> InterpolatedSessionTokenProvider.session_token_provider ->
+# SessionTokenProvider(login_requester, session_token_path, expiration_duration, decoder).
+# `CartumSession` takes those four public fields (`_adopt_login`) and replaces the CDK's
+# provider: it owns the token, its expiry, the lock and the login itself, so nothing here reads
+# or calls a private CDK attribute. The attributes below are all it relies on; the canary test
+# (unit_tests/test_cdk_seams.py) fails naming the installed airbyte-cdk version if one moves.
+CDK_SEAMS = (
+    ("ApiKeyAuthenticator", "token_provider"),
+    ("InterpolatedSessionTokenProvider", "session_token_provider"),
+    ("SessionTokenProvider", "login_requester"),
+    ("SessionTokenProvider", "session_token_path"),
+    ("SessionTokenProvider", "expiration_duration"),
+    ("SessionTokenProvider", "decoder"),
+)
 
-    def __init__(self, provider: Any) -> None:
-        self.provider = provider
-        self.lock = threading.Lock()
+# SourceCartum binds its session here while the CDK builds its streams (`bound_session`); every
+# CartumSessionAuthenticator built meanwhile uses it, so the streams of one source log in once
+# between them. Built outside SourceCartum (the Connector Builder), each authenticator has its own.
+_BOUND_SESSION: ContextVar[Optional["CartumSession"]] = ContextVar("cartum_session", default=None)
+
+
+def cdk_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("airbyte-cdk")
+    except Exception:  # not installed as a distribution (e.g. a vendored copy)
+        return "unknown"
+
+
+class CartumSession(TokenProvider):
+    """One Cartum login session, shared by the streams of a source instance: a `TokenProvider`
+    that owns the token, its expiry and the lock.
+
+    - `get_token()` logs in (the manifest's login request) when there is no token yet or it has
+      expired (`expiration_duration`, PT540S for 600 s tokens).
+    - `refresh(grace)` is the forced re-login after the API rejected a token before its expiry;
+      a rejection reported within `grace` seconds of a login reuses that fresh token. The token
+      it replaced is remembered (`stale`) so that requests still carrying it get the new one.
+    - A login that failed for good (retries exhausted, credentials refused) and `give_up(error)`
+      (an outage the source detected) make every later request of the sync fail at once with
+      that error instead of logging in again on its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._token: Optional[str] = None
+        self._expires_at: Optional[datetime] = None
+        self._login: Optional[tuple] = None  # (login_requester, token_path, expiration, decoder)
+        self.host = ""
+        self.logins = 0
         self.stale: Dict[bytes, None] = {}
         self.last_refresh = float("-inf")
-        self.known_token: Optional[str] = None
-        # A login that failed for good (retries exhausted, credentials refused): every later
-        # request of the sync fails at once with it instead of logging in again on its own.
-        self.login_lock = threading.RLock()
-        self.login_error: Optional[AirbyteTracedException] = None
+        self.failure: Optional[AirbyteTracedException] = None
+        self.known_token: Optional[str] = None  # the last token registered as a secret
 
-    def login(self, fetch: Any, host: str) -> Any:
-        """`fetch()` (which may log in) unless a login already failed for good."""
-        with self.login_lock:
-            if self.login_error is not None:
-                raise self.login_error
-            try:
-                return fetch()
-            except AirbyteTracedException as error:
-                self.login_error = _login_failure(error, host)
-                raise self.login_error from error
-            except Exception as error:  # anything the CDK raises while logging in
-                self.login_error = _login_failure(error, host)
-                raise self.login_error from error
+    @property
+    def token(self) -> Optional[str]:
+        """The current token (None before the first login)."""
+        return self._token
+
+    def adopt(self, login_requester: Any, token_path: Any, expiration: Any, decoder: Any, host: str) -> None:
+        """Takes the manifest's login (the first authenticator built brings it; later ones are
+        built from the same manifest and bring the same)."""
+        with self._lock:
+            if self._login is None:
+                self._login = (login_requester, list(token_path), expiration, decoder)
+                self.host = host
+
+    def get_token(self) -> str:
+        with self._lock:
+            if self.failure is not None:
+                raise self.failure
+            if self._token is None or (self._expires_at is not None and self._expires_at < datetime.now(timezone.utc)):
+                self._guarded(self._log_in)
+            return self._token  # type: ignore[return-value]  # _log_in sets it or raises
+
+    def refresh(self, grace_seconds: float) -> None:
+        with self._lock:
+            if self.failure is not None:
+                raise self.failure
+            if time.monotonic() - self.last_refresh < grace_seconds:
+                return  # another stream just logged in again: its token is the current one
+            old = self._token
+            LOGGER.info("Cartum rejected the session token before its expiry; logging in again.")
+            self._guarded(self._log_in)
+            self.last_refresh = time.monotonic()
+            if old:
+                self.stale[old.encode()] = None
+                while len(self.stale) > 8:
+                    self.stale.pop(next(iter(self.stale)))
+
+    def give_up(self, error: AirbyteTracedException) -> None:
+        with self._lock:
+            if self.failure is None:
+                self.failure = error
+
+    def _guarded(self, login: Callable[[], None]) -> None:
+        try:
+            login()
+        except Exception as error:  # AirbyteTracedException or anything the CDK raises while logging in
+            self.failure = _login_failure(error, self.host)
+            raise self.failure from error
+
+    def _log_in(self) -> None:
+        """The manifest's login request, sent by the CDK's requester (retries, error handler,
+        timeouts, the --debug line), and the token read at `session_token_path`."""
+        if self._login is None:
+            raise AirbyteTracedException(
+                message="source-cartum could not log in: no login request was configured.",
+                internal_message="CartumSession used before an authenticator adopted the manifest's login",
+                failure_type=FailureType.system_error,
+            )
+        requester, path, expiration, decoder = self._login
+        response = requester.send_request(
+            log_formatter=lambda answer: format_http_message(
+                answer, "Login request", "Obtains session token", None, is_auxiliary=True, type="AUTH"
+            ),
+        )
+        if response is None:
+            raise ReadException("Failed to get session token, response got ignored by requester")
+        token: Any = next(iter(decoder.decode(response)), None)
+        for key in path:
+            token = token.get(key) if isinstance(token, Mapping) else None
+        if not isinstance(token, str) or not token:
+            raise ReadException("Failed to get session token, token is None")
+        self._token = token
+        self.logins += 1
+        if expiration is not None:
+            self._expires_at = datetime.now(timezone.utc) + expiration
 
 
 def _login_failure(error: Exception, host: str) -> AirbyteTracedException:
@@ -300,37 +407,73 @@ def _login_failure(error: Exception, host: str) -> AirbyteTracedException:
     )
 
 
-# id(config) -> (config, shared): the streams of one source are built with the same config
-# object, so they log in once between them instead of once per stream.
-_SESSIONS: Dict[int, Any] = {}
-_SESSIONS_LOCK = threading.Lock()
+@contextmanager
+def bound_session(session: CartumSession) -> Iterator[CartumSession]:
+    """While the CDK builds a source's streams: their authenticators share `session`."""
+    token = _BOUND_SESSION.set(session)
+    try:
+        yield session
+    finally:
+        _BOUND_SESSION.reset(token)
 
 
-def end_sync(config: Config, error: AirbyteTracedException) -> None:
-    """After a request exhausted its retries on an outage, every later request of this source
-    instance fails at once with `error` instead of retrying on its own (windows, pages)."""
-    with _SESSIONS_LOCK:
-        entry = _SESSIONS.get(id(config))
-    if entry is not None and entry[0] is config:
-        with entry[1].login_lock:
-            if entry[1].login_error is None:
-                entry[1].login_error = error
+def _seam_error(owner: str, attribute: str) -> AirbyteTracedException:
+    message = (
+        f"source-cartum does not work with the installed airbyte-cdk {cdk_version()}: "
+        f"{owner}.{attribute} moved. Install the CDK version the connector pins (pyproject.toml)."
+    )
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
 
 
-def _shared_session(config: Config, provider: Any) -> _SharedSession:
-    with _SESSIONS_LOCK:
-        entry = _SESSIONS.get(id(config))
-        if entry is None or entry[0] is not config:
-            entry = (config, _SharedSession(provider))
-            _SESSIONS[id(config)] = entry
-        return entry[1]
+def _adopt_login(session_authenticator: Any, session: CartumSession, host: str) -> None:
+    """Reads the CDK-built SessionTokenAuthenticator's login (see CDK_SEAMS) into `session` and
+    puts `session` in place of the CDK's SessionTokenProvider, so that the CDK's token injection
+    (`request_authentication`) asks `session` for the token."""
+    outer = getattr(session_authenticator, "token_provider", None)
+    if outer is None:
+        raise _seam_error("ApiKeyAuthenticator", "token_provider")
+    if not hasattr(outer, "session_token_provider"):
+        raise _seam_error("InterpolatedSessionTokenProvider", "session_token_provider")
+    inner = outer.session_token_provider
+    if not isinstance(inner, CartumSession):
+        fields = {}
+        for name in ("login_requester", "session_token_path", "expiration_duration", "decoder"):
+            if not hasattr(inner, name):
+                raise _seam_error("SessionTokenProvider", name)
+            fields[name] = getattr(inner, name)
+        session.adopt(fields["login_requester"], fields["session_token_path"], fields["expiration_duration"], fields["decoder"], host)
+    outer.session_token_provider = session
+
+
+# The Connector Builder runs the manifest and this file for test reads. A sync needs source.py as
+# well (the shop URL check, the config's timeouts, the users ids and the future guard in the
+# state), so the manifest-only runtime (`source-declarative-manifest`, the platform's
+# manifest-only image) is refused before any request instead of reading part of the job.
+_MANIFEST_ONLY_LAUNCHER = "airbyte_cdk.cli.source_declarative_manifest._run"
+MANIFEST_ONLY_REFUSAL = (
+    "source-cartum does not run as a manifest-only connector: besides manifest.yaml and components.py "
+    "it needs its Python source (source.py), which checks the shop URL before any request, applies the "
+    "configured timeouts and keeps the users cursor's ids and the future-date guard in the state. Run the "
+    "source-cartum image or the `source-cartum` console script instead. (The Connector Builder's test reads "
+    "of this manifest and components.py are supported.)"
+)
+
+
+def _refuse_manifest_only() -> None:
+    import sys
+
+    if _MANIFEST_ONLY_LAUNCHER in sys.modules:
+        raise AirbyteTracedException(
+            message=MANIFEST_ONLY_REFUSAL, internal_message=MANIFEST_ONLY_REFUSAL, failure_type=FailureType.config_error
+        )
 
 
 @dataclass
 class CartumSessionAuthenticator(DeclarativeAuthenticator):
-    """Delegates to the manifest's SessionTokenAuthenticator (`session`), shares its login
-    between the streams of a source, and adds the forced re-login the CDK's HTTP client asks
-    for on REFRESH_TOKEN_THEN_RETRY."""
+    """Wraps the manifest's SessionTokenAuthenticator (`session`): its login and token injection
+    run through a `CartumSession` (the source's, see `bound_session`), which shares one login
+    between the streams and adds the forced re-login the CDK's HTTP client asks for on
+    REFRESH_TOKEN_THEN_RETRY."""
 
     session: DeclarativeAuthenticator
     config: Config
@@ -340,12 +483,12 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
     refresh_grace_seconds: float = 0.5
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        # ApiKeyAuthenticator -> InterpolatedSessionTokenProvider -> SessionTokenProvider
-        outer = getattr(self.session, "token_provider", None)
-        inner = getattr(outer, "session_token_provider", outer)
-        self._shared = _shared_session(self.config, inner)
-        if outer is not None and hasattr(outer, "session_token_provider"):
-            outer.session_token_provider = self._shared.provider
+        shared = _BOUND_SESSION.get()
+        if shared is None:
+            _refuse_manifest_only()
+            shared = CartumSession()
+        self._shared = shared
+        _adopt_login(self.session, shared, self._host)
 
     # ---- the token in the body -------------------------------------------------------------
     @property
@@ -355,7 +498,7 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
     @property
     def token(self) -> str:
         register_password_spellings(self.config)
-        value = self._shared.login(lambda: self.session.token, self._host)
+        value = self._shared.get_token()
         self._register(value)
         return value
 
@@ -371,9 +514,9 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
             add_to_secrets(value)
 
     def get_request_body_json(self) -> Mapping[str, Any]:
-        body = self._shared.login(self.session.get_request_body_json, self._host)
+        body = self.session.get_request_body_json()
         if body:
-            self._register(self._shared.provider._token)
+            self._register(self._shared.token)
         return body
 
     def get_request_params(self) -> Mapping[str, Any]:
@@ -400,21 +543,9 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
 
     # ---- the forced re-login ---------------------------------------------------------------
     def refresh_and_set_access_token(self) -> None:
-        shared = self._shared
-        # The provider's own lock also guards its time-based login: never both at once.
-        # Lock order everywhere: login_lock, then lock, then the provider's lock.
-        with shared.login_lock, shared.lock, getattr(shared.provider, "_lock", nullcontext()):
-            if time.monotonic() - shared.last_refresh < self.refresh_grace_seconds:
-                return  # another stream just logged in again: its token is the current one
-            old = shared.provider._token
-            LOGGER.info("Cartum rejected the session token before its expiry; logging in again.")
-            shared.login(shared.provider._refresh, self._host)  # the CDK's own login request
-            shared.last_refresh = time.monotonic()
-            if old:
-                shared.stale[old.encode()] = None
-                while len(shared.stale) > 8:
-                    shared.stale.pop(next(iter(shared.stale)))
-            self._register(shared.provider._token)
+        self._shared.refresh(self.refresh_grace_seconds)
+        self._register(self._shared.token)
+
 
 
 @dataclass

@@ -2,6 +2,14 @@
 
 Around the CDK's read this class adds what a manifest cannot say:
 
+- the manifest names its custom components as the Connector Builder does
+  (`source_declarative_manifest.components.X`); this package's own `source_cartum.components`
+  provides them (`COMPONENTS_MODULES`);
+- the streams of one source share one login: the source holds the `CartumSession` and binds it
+  while the CDK builds the streams (`components.bound_session`);
+- built without a config (as `airbyte-cdk connector test` and other generic harnesses build a
+  source: `SourceCartum()`), check, discover and read build the source from the config, catalog
+  and state they are given;
 - the shop URL is checked before anything is sent (`components.check_shop_url`);
 - the requesters' connect/read timeouts come from the config (the manifest's fields are numbers,
   not templates);
@@ -20,6 +28,7 @@ from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional
 
 from airbyte_cdk.models import (
     FailureType,
+    AirbyteCatalog,
     AirbyteMessage,
     AirbyteStateBlob,
     AirbyteStateMessageSerializer,
@@ -44,6 +53,9 @@ AHEAD_KEY = "ids_ahead"
 MAX_IDS_AHEAD = 1_000  # users stamped in the future remembered in the state
 USERS_CURSOR = "registered_at"
 ORDERS_CURSOR = "stat_created_at"
+# The manifest's module for custom components (the Connector Builder's and the manifest-only
+# runtime's name for components.py) -> this package's module.
+COMPONENTS_MODULES = {"source_declarative_manifest.components.": "source_cartum.components."}
 TIMEOUTS = {"connect_timeout_seconds": ("connect_timeout_in_seconds", 10), "read_timeout_seconds": ("read_timeout_in_seconds", 60)}
 
 
@@ -86,6 +98,7 @@ class SourceCartum(YamlDeclarativeSource):
         **kwargs: Any,
     ) -> None:
         self._cartum_config = config or {}
+        self._session = components.CartumSession()
         self._url_error: Optional[AirbyteTracedException] = None
         if config and "shop_url" in config:
             try:
@@ -97,6 +110,7 @@ class SourceCartum(YamlDeclarativeSource):
             s.stream.name == "users" and getattr(s.sync_mode, "value", s.sync_mode) == "incremental" for s in (catalog.streams if catalog else [])
         )
         super().__init__(path_to_yaml="manifest.yaml", catalog=catalog, config=config, state=state, **kwargs)
+        self._needs_config = not config
         self._register_users_skip()
 
     def _register_users_skip(self) -> None:
@@ -126,7 +140,7 @@ class SourceCartum(YamlDeclarativeSource):
 
     # ---- the manifest, with the config's timeouts ---------------------------------------------
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Any:
-        manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
+        manifest = _own_components(super()._read_and_parse_yaml_file(path_to_yaml_file))
         config = getattr(self, "_cartum_config", None) or {}
         definitions = manifest.get("definitions", {})
         requesters = [definitions.get("requester"), definitions.get("authenticator", {}).get("session", {}).get("login_requester")]
@@ -140,7 +154,21 @@ class SourceCartum(YamlDeclarativeSource):
         return manifest
 
     # ---- check / discover / read ----------------------------------------------------------------
+    def streams(self, config: Mapping[str, Any]) -> List[Any]:
+        """The CDK's streams, built with this source's login session (one login for all)."""
+        with components.bound_session(self._session):
+            return super().streams(config)
+
+    def _built_for(self, config: Mapping[str, Any], catalog: Optional[ConfiguredAirbyteCatalog] = None, state: Optional[List[Any]] = None) -> Optional["SourceCartum"]:
+        """This source built with `config` when it was built without one (else None)."""
+        if not self._needs_config or not config:
+            return None
+        return type(self)(catalog=catalog, config=config, state=state)
+
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        built = self._built_for(config)
+        if built is not None:
+            return built.check(logger, config)
         if self._url_error is not None:
             return AirbyteConnectionStatus(status=Status.FAILED, message=self._url_error.message)
         return super().check(logger, config)
@@ -151,15 +179,24 @@ class SourceCartum(YamlDeclarativeSource):
         if _retries_exhausted_message(error, host, config.get("max_retries", 5)):
             # the shop is down: the other windows and streams stop at once instead of each
             # retrying on its own (issue 12.3)
-            components.end_sync(
-                getattr(self, "_config", config),
+            self._session.give_up(
                 AirbyteTracedException(
                     message=f"The sync stopped after the Cartum shop at {host} failed a request through all its retries; run it again later.",
                     failure_type=FailureType.transient_error,
                 ),
             )
 
+    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
+        built = self._built_for(config)
+        if built is not None:
+            return built.discover(logger, config)
+        return super().discover(logger, config)
+
     def read(self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Optional[List[Any]] = None) -> Iterator[AirbyteMessage]:
+        built = self._built_for(config, catalog, state)
+        if built is not None:
+            yield from built.read(logger, config, catalog, state)
+            return
         if self._url_error is not None:
             raise self._url_error
         # A full refresh of users ignores the saved state: nothing is dropped then.
@@ -174,6 +211,23 @@ class SourceCartum(YamlDeclarativeSource):
                 self._retries_exhausted(message.trace.error)
             yield message
         guard.summary()
+
+
+def _own_components(node: Any) -> Any:
+    """The manifest with each `class_name` of the Builder's components module pointing at this
+    package's module (see COMPONENTS_MODULES); changes the parsed manifest in place."""
+    if isinstance(node, dict):
+        name = node.get("class_name")
+        if isinstance(name, str):
+            for theirs, ours in COMPONENTS_MODULES.items():
+                if name.startswith(theirs):
+                    node["class_name"] = ours + name[len(theirs):]
+        for value in node.values():
+            _own_components(value)
+    elif isinstance(node, list):
+        for value in node:
+            _own_components(value)
+    return node
 
 
 def _retries_exhausted_message(error: Any, host: str, retries: Any) -> bool:

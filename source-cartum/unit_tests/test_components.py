@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ import requests
 import yaml
 
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.decoders import JsonDecoder
 from airbyte_cdk.sources.declarative.models import DefaultErrorHandler as DefaultErrorHandlerModel
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
@@ -22,7 +23,9 @@ from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_cartum import components
 from source_cartum.components import (
+    CartumSession,
     CartumSessionAuthenticator,
+    bound_session,
     ProgressOffsetIncrement,
     ShopLocalDatetime,
     UsersCursorStateMigration,
@@ -74,25 +77,33 @@ def test_transformation_and_unknown_zone() -> None:
 
 
 # ---- authenticator -----------------------------------------------------------------------
-class FakeLogin:
-    """Stands for the CDK's SessionTokenProvider: `_refresh()` is one login."""
+class FakeLoginRequester:
+    """Stands for the manifest's login HttpRequester: each `send_request` is one login."""
 
     def __init__(self) -> None:
         self.logins = 0
-        self._token: str | None = None
 
-    def _refresh(self) -> None:
+    def send_request(self, **kwargs: Any) -> requests.Response:
         self.logins += 1
-        self._token = f"{self.logins:032d}"
+        answer = requests.Response()
+        answer.status_code = 200
+        answer._content = json.dumps({"status": "OK", "response": {"token": f"{self.logins:032d}"}}).encode()
+        answer.headers["Content-Type"] = "application/json"
+        return answer
 
-    def get_token(self) -> str:
-        if self._token is None:
-            self._refresh()
-        return self._token  # type: ignore[return-value]
+
+class FakeLogin:
+    """Stands for the CDK's SessionTokenProvider: the public fields CartumSession adopts."""
+
+    def __init__(self) -> None:
+        self.login_requester = FakeLoginRequester()
+        self.session_token_path = ["response", "token"]
+        self.expiration_duration = timedelta(seconds=540)
+        self.decoder = JsonDecoder(parameters={})
 
 
 class FakeOuter:
-    def __init__(self, inner: FakeLogin) -> None:
+    def __init__(self, inner: Any) -> None:
         self.session_token_provider = inner
 
     def get_token(self) -> str:
@@ -129,12 +140,14 @@ def prepared(body: dict[str, Any]) -> requests.PreparedRequest:
 
 def test_streams_of_one_source_share_one_login() -> None:
     config: dict[str, Any] = {"shop_url": "http://127.0.0.1"}
-    users, orders = make_auth(config), make_auth(config)
+    session = CartumSession()  # what a SourceCartum holds and binds while the CDK builds its streams
+    with bound_session(session):
+        users, orders = make_auth(config), make_auth(config)
     assert users.get_request_body_json() == orders.get_request_body_json()
-    assert users._shared.provider.logins == 1 and users._shared is orders._shared
-    other = make_auth({"shop_url": "http://127.0.0.1"})  # another source instance
+    assert session.logins == 1 and users._shared is orders._shared is session
+    other = make_auth({"shop_url": "http://127.0.0.1"})  # built outside a source (the Builder): its own session
     other.get_request_body_json()
-    assert other._shared is not users._shared
+    assert other._shared is not users._shared and other._shared.logins == 1
 
 
 def test_forced_relogin_swaps_the_stale_token_in_the_retried_body() -> None:
@@ -144,7 +157,7 @@ def test_forced_relogin_swaps_the_stale_token_in_the_retried_body() -> None:
     fresh = prepared({"token": old, "offset": 0})
     auth.refresh_and_set_access_token()
     auth.refresh_and_set_access_token()  # a second worker rejected with the same old token
-    assert auth._shared.provider.logins == 2  # the first login and one forced re-login
+    assert auth._shared.logins == 2  # the first login and one forced re-login
     new = auth.token
     assert new != old
     auth(request)
@@ -163,7 +176,7 @@ def test_relogin_after_the_grace_period_logs_in_again() -> None:
     auth.get_request_body_json()
     auth.refresh_and_set_access_token()
     auth.refresh_and_set_access_token()
-    assert auth._shared.provider.logins == 3
+    assert auth._shared.logins == 3
 
 
 # ---- pagination --------------------------------------------------------------------------
@@ -276,7 +289,7 @@ def test_users_state_migration() -> None:
     assert migration.should_migrate({"registered_at": "2026-11-22"})
     assert migration.migrate({"registered_at": "2026-11-22"}) == {"registered_at": "2026-11-22T00:00:00+0200"}
     stream = next(s for s in MANIFEST["streams"] if s["name"] == "users")
-    assert stream["state_migrations"][0]["class_name"] == "source_cartum.components.UsersCursorStateMigration"
+    assert stream["state_migrations"][0]["class_name"] == "source_declarative_manifest.components.UsersCursorStateMigration"
     assert stream["incremental_sync"]["datetime_format"] == "%Y-%m-%dT%H:%M:%S%z"
 
 
