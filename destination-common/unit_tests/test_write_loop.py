@@ -169,7 +169,10 @@ def test_threshold_fails_after_everything_accepted_was_flushed(tmp_path):
 def test_threshold_not_exceeded_is_success():
     handler = FakeHandler(reject={"b@x.io"})
     loop = WriteLoop({"users": handler}, batch_size=10, max_rejected_share=0.5)
-    run(loop, [record({"email": e}) for e in ["a@x.io", "b@x.io"]])  # exactly 50% is allowed
+    out = run(loop, [record({"email": e}) for e in ["a@x.io", "b@x.io"]] + [state(1)])  # exactly 50% is allowed: no raise
+    assert loop.stats.accepted == 1 and loop.rejects.total == 1 and loop.rejects.counts == {"code 2": 1}
+    assert loop.rejected_share() == 0.5
+    assert [m.type for m in out] == [Type.STATE]  # the state is echoed: the sync succeeded
 
 
 def test_records_of_unknown_streams_are_skipped_and_mapping_bug_rejects():
