@@ -80,7 +80,7 @@ def test_incremental_reads_only_what_changed(upgates):
     first = read(upgates, config, cat)
     state = first.last_state()
     cursor = state[0]["stream"]["stream_state"]["last_update_time"]
-    time.sleep(1.1)  # the cursor is second-granular
+    upgates.clock.advance(2)  # the cursor is second-granular: the edits below are stamped 2 s after it
     upgates.update_customer(5, surname="Nová")
     upgates.update_customer(180, login={"email": "nova.adresa@example.cz"})
     added = upgates.add_customer()
@@ -441,7 +441,7 @@ def test_a_customer_stamped_in_the_future_is_emitted_with_a_warning_and_does_not
         assert any("customer 7 " in m["log"]["message"] and m["log"]["level"] == "WARN" for m in first.of_type("LOG"))
         cursor = datetime.fromisoformat(customers_state(first)["last_update_time"])
         assert cursor <= api.clock.now()  # never past the API's own clock
-        time.sleep(1.1)
+        api.clock.advance(2)  # the edit is stamped after the saved cursor's second
         api.update_customer(42, surname="Pozdější")
         second = read(api, config, cat, state=first.last_state())
         assert 42 in customer_ids(second)  # a later edit is still read
@@ -481,7 +481,10 @@ def test_a_stalled_answer_times_out_and_is_retried():
         result = read(api, config, catalog(config, "customers"))
         assert result.returncode == 0, result.errors
         assert customer_ids(result) == set(api.customers)
-        time.sleep(3)  # the stalled request is logged once the emulator answers it
+        # the stalled request is logged once the emulator answers it (stall_seconds after it came)
+        deadline = time.monotonic() + 15
+        while api.log.count(path="/api/v2/customers") < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert api.log.count(path="/api/v2/customers") == 3  # 2 pages and the retry of the stalled one
 
 
