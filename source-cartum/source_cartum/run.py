@@ -1,7 +1,13 @@
 """Console script `source-cartum`: spec, check, discover, read (as the Airbyte platform calls it).
 
 `spec` is answered from the manifest's spec alone (no declarative machinery is imported for it).
-An unreadable config, catalog or state file is a config_error naming the file and the field."""
+
+Start-up rule (shared with source-upgates-customers): a config, catalog or state file that cannot
+be used is an AirbyteTracedException config_error whose message names the file (and the field)
+and says what to do, printed as the CDK's entrypoint prints one (one TRACE line on stdout), then
+exit code 1, no traceback; a file's content is never quoted (a config holds secrets). A config
+file that is readable JSON but has a field `check` can report is answered by `check` with a
+FAILED connection status instead, as the platform expects."""
 
 from __future__ import annotations
 
@@ -18,6 +24,10 @@ class InputError(Exception):
     """What the user must fix in a file passed on the command line."""
 
 
+class FileError(InputError):
+    """The file itself cannot be used (unreadable, not UTF-8, not JSON, not the right shape)."""
+
+
 def _option(args: List[str], name: str) -> Optional[str]:
     for i, arg in enumerate(args):
         if arg == name and i + 1 < len(args):
@@ -28,17 +38,22 @@ def _option(args: List[str], name: str) -> Optional[str]:
 
 
 def _load(path: str, what: str) -> Any:
+    flag = f"--{what}"
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as error:
-        raise InputError(f"The {what} file {path} cannot be read ({error.strerror or error}).") from None
+        raise FileError(f"The {what} file {path} cannot be read ({error.strerror or error}). Pass a readable JSON file with {flag}.") from None
     except UnicodeDecodeError:
-        raise InputError(f"The {what} file {path} is not UTF-8 text.") from None
+        raise FileError(f"The {what} file {path} is not UTF-8 text. Save it as UTF-8 JSON and pass it with {flag}.") from None
     try:
         return json.loads(text)
-    except ValueError as error:
-        raise InputError(f"The {what} file {path} is not valid JSON (line {getattr(error, 'lineno', '?')}: {getattr(error, 'msg', error)}).") from None
+    except ValueError as error:  # the position only: a config file holds secrets
+        where = f"line {error.lineno}, column {error.colno}" if hasattr(error, "lineno") else "somewhere"
+        raise FileError(
+            f"The {what} file {path} is not valid JSON ({where}). Fix the file at that position; its content is not "
+            f"shown (a {what} file can hold secrets)."
+        ) from None
 
 
 def _cursor_ok(value: Any) -> bool:
@@ -59,7 +74,10 @@ def check_inputs(args: List[str]) -> None:
     if config_path:
         config = _load(config_path, "config")
         if not isinstance(config, dict):
-            raise InputError(f"The config file {config_path} must hold a JSON object (it holds a {type(config).__name__}).")
+            raise FileError(
+                f"The config file {config_path} must hold a JSON object of settings, not a {type(config).__name__}. "
+                "Write the settings as one JSON object."
+            )
         start = config.get("start_date")
         if isinstance(start, str):
             try:
@@ -119,15 +137,15 @@ def check_inputs(args: List[str]) -> None:
 
 
 def _emit_error(message: str, internal: str, failure: str) -> None:
-    trace = {
-        "type": "TRACE",
-        "trace": {
-            "type": "ERROR",
-            "emitted_at": datetime.now().timestamp() * 1000,
-            "error": {"message": message, "internal_message": internal, "failure_type": failure},
-        },
-    }
-    print(json.dumps(trace, ensure_ascii=False), flush=True)
+    """One TRACE error line on stdout, as the CDK's entrypoint prints an AirbyteTracedException."""
+    import orjson
+
+    from airbyte_cdk.models import AirbyteMessageSerializer, FailureType
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+    error = AirbyteTracedException(message=message, internal_message=internal, failure_type=FailureType(failure))
+    sys.stdout.write(orjson.dumps(AirbyteMessageSerializer.dump(error.as_airbyte_message())).decode() + "\n")
+    sys.stdout.flush()
 
 
 def _spec() -> None:
@@ -177,7 +195,7 @@ def run() -> None:
     try:
         check_inputs(args)
     except InputError as error:
-        if args[:1] == ["check"]:  # check answers with its status, as the platform expects
+        if args[:1] == ["check"] and not isinstance(error, FileError):  # check answers with its status, as the platform expects
             print(json.dumps({"type": "CONNECTION_STATUS", "connectionStatus": {"status": "FAILED", "message": str(error)}}), flush=True)
             return
         _emit_error(str(error), str(error), "config_error")

@@ -90,3 +90,54 @@ def test_spec_is_the_cdks_spec() -> None:
     cdk = AirbyteMessageSerializer.dump(AirbyteMessage(type=Type.SPEC, spec=SourceCartum().spec(logging.getLogger("test"))))
     proc = subprocess.run([sys.executable, "-c", "from source_cartum.run import run; import sys; sys.argv=['source-cartum','spec']; run()"], capture_output=True, text=True, timeout=120)
     assert json.loads(proc.stdout) == cdk
+
+
+def _run(*args: str) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", "from source_cartum.run import run; run()", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("command", ["check", "discover", "read"])
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (None, ["cannot be read", "Pass a readable JSON file with --config"]),
+        (b"\xff\xfe{}", ["is not UTF-8 text", "Save it as UTF-8 JSON"]),
+        ('{"password": "Secret-Pw-123", ', ["is not valid JSON (line 1, column", "its content is not shown"]),
+        ("[1, 2]", ["must hold a JSON object of settings, not a list", "Write the settings as one JSON object"]),
+    ],
+)
+def test_start_up_rule_an_unusable_config_file_is_one_trace_config_error_exit_1(tmp_path: Path, command: str, content: object, words: list) -> None:
+    """The start-up rule shared with source-upgates-customers: for every command (check too), a
+    config file that cannot be used -> one TRACE config_error naming the file and what to do,
+    exit code 1, no traceback, the file's content not quoted."""
+    path = tmp_path / "config.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    args = [command, "--config", str(path)]
+    if command == "read":
+        args += ["--catalog", str(Path(__file__).parent.parent / "integration_tests" / "configured_catalog.json")]
+    proc = _run(*args)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert [m["type"] for m in lines] == ["TRACE"], proc.stdout
+    error = lines[0]["trace"]["error"]
+    assert error["failure_type"] == "config_error" and lines[0]["trace"]["type"] == "ERROR"
+    assert error["message"].startswith(f"The config file {path} ")
+    for word in words:
+        assert word in error["message"]
+    assert "Traceback" not in proc.stderr and "Secret-Pw-123" not in proc.stdout + proc.stderr
+
+
+def test_check_reports_a_bad_field_of_a_readable_config_as_a_failed_status(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**GOOD_CONFIG, "start_date": "2026-02-30"}))
+    proc = _run("check", "--config", str(path))
+    assert proc.returncode == 0
+    status = json.loads(proc.stdout.splitlines()[0])
+    assert status["type"] == "CONNECTION_STATUS" and status["connectionStatus"]["status"] == "FAILED"
+    assert "'start_date'" in status["connectionStatus"]["message"]
