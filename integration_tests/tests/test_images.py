@@ -19,9 +19,11 @@ Deselect the tier with `-m "not image_tests"`.
 
 from __future__ import annotations
 
+import importlib.metadata
 import itertools
 import json
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -33,6 +35,7 @@ from typing import Any, Callable
 
 import pytest
 import yaml
+from packaging.markers import Marker
 
 from harness.runner import RunResult, parse_messages, run_connector
 from harness.runner import script as script_path
@@ -275,16 +278,54 @@ def test_image_is_built_as_airbyte_expects(engine: Engine, built: dict[str, Any]
 
     check = (
         "set -e; u=$(id -u); [ \"$u\" != 0 ]; "
-        "[ ! -e /airbyte/venv/bin/pip ]; [ ! -e /tmp/src ]; [ ! -e /tmp/destination-common ]; "
+        "[ ! -e /airbyte/venv/bin/pip ]; [ ! -e /tmp/src ]; [ ! -e /tmp/lock ]; [ ! -e /tmp/shared.txt ]; "
         "[ ! -w /airbyte/venv ]; ! command -v gcc; ! ls -d /root/.cache/pip 2>/dev/null; "
-        f"/airbyte/venv/bin/python -c 'import importlib.metadata as m; print(m.version(\"{name}\"))'"
+        "/airbyte/venv/bin/python -c 'import importlib.metadata as m, json; "
+        "print(json.dumps({d.metadata[\"Name\"]: d.version for d in m.distributions()}))'"
     )
     proc = subprocess.run(
         [*engine.command, "run", "--rm", *engine.run_flags, "--entrypoint", "sh", image, "-c", check],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, f"image hygiene check failed:\n{proc.stdout}\n{proc.stderr}"
-    assert proc.stdout.strip().splitlines()[-1] == version
+    installed = {norm(k): v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+    assert installed.pop(name) == version
+    # Exactly the lock (requirements.lock.txt, exported from uv.lock), nothing more or less: the
+    # image has the dependencies the tests ran with.
+    if name.startswith("destination-"):
+        assert installed.pop("destination-common") == pyproject_version("destination-common")
+    assert installed == lock_pins(name)
+
+
+def norm(dist: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist).lower()
+
+
+def lock_pins(name: str, *, lock: str = "requirements.lock.txt") -> dict[str, str]:
+    """{package: version} of a lock file, for Linux x86_64 / CPython 3.11 (the images, CI)."""
+    env = {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
+           "platform_python_implementation": "CPython", "implementation_name": "cpython",
+           "python_version": "3.11", "python_full_version": "3.11.0"}
+    out = {}
+    for line in (ROOT / name / lock).read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;([^\\]*))?", line)
+        if m and (not m.group(3) or Marker(m.group(3).strip()).evaluate(env)):
+            out[norm(m.group(1))] = m.group(2)
+    return out
+
+
+def test_lock_files_are_current_and_the_tests_run_on_them() -> None:
+    """`scripts/locks.sh check` passes (no pyproject.toml changed without `make lock`), and the
+    virtualenv running these tests has each locked package at the locked version: the CDK of
+    the images is the CDK of the tests."""
+    proc = subprocess.run(["bash", str(ROOT / "scripts/locks.sh"), "check"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    here = {norm(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    for name in CONNECTORS:
+        if (ROOT / name).is_dir():
+            pins = lock_pins(name)
+            assert pins.get("airbyte-cdk"), f"{name}: no airbyte-cdk in its lock"
+            assert {k: here.get(k) for k in pins} == pins, f"the test venv differs from {name}'s lock: run make setup"
 
 
 @pytest.mark.parametrize("name", CONNECTORS)
