@@ -46,7 +46,7 @@ def _cartum_config(emu: Any, batch: int) -> dict[str, Any]:
 
 def _loyalty_config(emu: Any, batch: int) -> dict[str, Any]:
     return {"api_url": emu.url, "user_id": emu.user_id, "api_key": emu.api_key, "account_id": emu.account_id,
-            "campaigns": emu.campaign_ids[:1], "record_mapping": "loyalty", "batch_size": batch,
+            "campaigns": emu.campaign_ids[:1], "mapping": {"preset": "loyalty"}, "batch_size": batch,
             "allow_undo": False}
 
 

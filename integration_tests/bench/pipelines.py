@@ -76,7 +76,7 @@ def bench_pipelines(results: Results, sizes: Sizes, log: Callable[[str], None]) 
             ("B", "Cartum users → loyalty", "source-cartum", cartum_config(cartum_src), ["users"],
              "destination-loyalty-batch", "customers", loyalty, "customers_batch", 500,
              {"api_url": loyalty.url, "user_id": loyalty.user_id, "api_key": loyalty.api_key, "account_id": loyalty.account_id,
-              "campaigns": loyalty.campaign_ids[:1], "record_mapping": "cartum_user", "batch_size": 500,
+              "campaigns": loyalty.campaign_ids[:1], "mapping": {"preset": "cartum_user"}, "batch_size": 500,
               "allow_undo": False, "max_rejected_share": 1}),
         ]
         for key, title, src, src_cfg, streams, dst, obj, sink, function, batch, dst_cfg in plans:
