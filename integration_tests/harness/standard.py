@@ -27,6 +27,14 @@ without `--connector-image`, and a class-scoped one starts the emulator and writ
     def create_connector(cls, scenario):
         return SourceCartum(config=scenario_config(cls, scenario))
 
+`airbyte-cdk connector test` (the CDK's CLI) writes its own bare suite to
+`<connector>/.tmp/integration_tests/test_airbyte_standards.py` and runs it with the connector
+folder as root: a connector-root `conftest.py` gives that module the same emulator with
+
+    globals().update(cli_suite_fixtures(ROOT, lambda: LoyaltyEmulator(), lambda api: {"api_url": api.url}))
+
+(pytest.ini's `norecursedirs` holds `.tmp`: the repository's own run does not collect it.)
+
 The lower-level pieces stay usable on their own: `write_test_configs(root, shop_url=api.url)`
 and `skip_image_test_without_image(request)` (formerly destination_common.testing, same
 behaviour), and `serve_test_configs(root, emulator, ...)` as a context manager.
@@ -133,3 +141,36 @@ class EmulatorSuite:
     def suite_emulator(self) -> Iterator[Any]:
         with type(self).serve_emulator() as api:
             yield api
+
+
+def cli_suite_fixtures(
+    connector_root: Path,
+    start_emulator: Callable[[], Any],
+    emulator_config: Callable[[Any], Mapping[str, Any]] = lambda api: {"api_url": api.url},
+    files: Iterable[tuple[str, str]] = TEST_CONFIGS,
+) -> dict[str, Any]:
+    """The fixtures a connector-root conftest.py adds (`globals().update(...)`) so that the suite
+    `airbyte-cdk connector test` generates under `<connector_root>/.tmp/` runs against an
+    emulator as an `EmulatorSuite` does: for the modules under `.tmp/` only, the emulator
+    started once per module with secrets/*.json written for it, and image tests skipped without
+    `--connector-image`. Every other test of the folder is left alone."""
+    root = Path(connector_root).resolve()
+    cli_dir = root / ".tmp"
+
+    def from_the_cli(request: pytest.FixtureRequest) -> bool:
+        return Path(str(request.path)).resolve().is_relative_to(cli_dir)
+
+    @pytest.fixture(autouse=True, scope="module")
+    def _cli_suite_emulator(request: pytest.FixtureRequest) -> Iterator[Any]:
+        if not from_the_cli(request):
+            yield None
+            return
+        with serve_test_configs(root, start_emulator(), emulator_config, files) as api:
+            yield api
+
+    @pytest.fixture(autouse=True)
+    def _cli_suite_image_tests(request: pytest.FixtureRequest) -> None:
+        if from_the_cli(request):
+            skip_image_test_without_image(request)
+
+    return {"_cli_suite_emulator": _cli_suite_emulator, "_cli_suite_image_tests": _cli_suite_image_tests}

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 from emulators.upgates import UpgatesEmulator
 from harness.standard import (
     TEST_CONFIGS,
@@ -84,6 +86,52 @@ def test_emulator_suite_serves_the_suites_configs(tmp_path):
         assert json.loads((root / "secrets" / "config.json").read_text())["api_url"] == api.url
         assert {target for _, target in TEST_CONFIGS} == {p.name for p in (root / "secrets").iterdir()}
     assert api.port is None
+
+
+CLI_CONFTEST = """
+from pathlib import Path
+from emulators.upgates import UpgatesEmulator
+from harness.standard import cli_suite_fixtures
+
+pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]  # --connector-image
+ROOT = Path(__file__).resolve().parent
+globals().update(cli_suite_fixtures(ROOT, lambda: UpgatesEmulator(customers=1)))
+"""
+
+CLI_SUITE = """
+import json, pytest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+def test_configs_name_the_running_emulator():
+    url = json.loads((ROOT / "secrets" / "config.json").read_text())["api_url"]
+    assert url.startswith("http://127.0.0.1:") and not url.endswith(":5")
+
+@pytest.mark.image_tests
+def test_an_image_test():
+    pass
+"""
+
+OTHER_TEST = """
+from pathlib import Path
+
+def test_untouched():
+    assert not (Path(__file__).resolve().parents[1] / "secrets").exists()
+"""
+
+
+def test_cli_suite_fixtures_serve_only_the_clis_generated_suite(pytester):
+    root = _connector(pytester.path)
+    pytester.makeconftest(CLI_CONFTEST)
+    pytester.makeini("[pytest]\nnorecursedirs = .tmp secrets\nmarkers =\n    image_tests: images")
+    (root / "unit_tests").mkdir()
+    (root / "unit_tests" / "test_other.py").write_text(OTHER_TEST)
+    (root / ".tmp" / "integration_tests").mkdir(parents=True)
+    (root / ".tmp" / "integration_tests" / "test_airbyte_standards.py").write_text(CLI_SUITE)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)  # the repository's run: not .tmp/
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", ".tmp/integration_tests/test_airbyte_standards.py", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
 
 
 def test_scenario_config_reads_relative_to_the_connector_root(tmp_path):
