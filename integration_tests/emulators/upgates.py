@@ -62,7 +62,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from emulators.base import Clock, Emulator
-from emulators.upgates_write import put_customers
+from emulators.upgates_write import UpgatesError, put_customers  # UpgatesError is re-exported here
 
 PAGE_SIZE = 100
 MAX_WRITE_ITEMS = 100
@@ -81,14 +81,6 @@ BOOL_FALSE = {"0", "false", "no", "n"}
 def http_date(dt: datetime) -> str:
     """`Retry-After` as UPgates sends it: an HTTP date in GMT."""
     return format_datetime(dt.astimezone(timezone.utc), usegmt=True)
-
-
-class UpgatesError(Exception):
-    def __init__(self, status: int, message: str, *, obj: str = "", prop: str = "", headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.body = {"messages": [{"object": obj, "property": prop, "message": message, "level": "error"}]}
-        self.headers = headers or {}
 
 
 class UpgatesEmulator(Emulator):

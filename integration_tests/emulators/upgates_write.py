@@ -26,7 +26,8 @@ Switches (attributes of the `UpgatesEmulator`; tests set them after construction
 - `put_answer_omits`: a set of e-mails (lower case) left out of the answer although they were
   processed (undocumented; a connector must not count them as written without knowing).
 
-Hooked into `UpgatesEmulator._put_customers` (upgates.py) with one line.
+Hooked into `UpgatesEmulator._put_customers` (upgates.py) with one line. Imports go one way:
+upgates.py imports this module (and `UpgatesError`, defined here for both), never the reverse.
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ from typing import Any
 
 NEWSLETTER_VALUES = ("notset", "no", "yes", "excluded")
 DEFAULT_MAX_WRITE_ITEMS = 100  # API-NOTES §1 (upgates.MAX_WRITE_ITEMS)
+
+
+class UpgatesError(Exception):
+    """Raise from a handler to answer `status` with the API's `{"messages": [...]}` body."""
+
+    def __init__(self, status: int, message: str, *, obj: str = "", prop: str = "", headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body = {"messages": [{"object": obj, "property": prop, "message": message, "level": "error"}]}
+        self.headers = headers or {}
 
 
 def _switch(api: Any, name: str, default: Any) -> Any:
@@ -60,9 +71,6 @@ def _email_of(item: dict[str, Any], where: str) -> str:
 
 def put_customers(api: Any, request: Any, body: Any) -> tuple[int, Any]:
     """The handler body (called under the emulator's lock, after its guard)."""
-    # Imported here: upgates.py imports this module for its hook.
-    from emulators.upgates import UpgatesError
-
     items = body.get("customers") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise UpgatesError(400, "Body must be an object with a customers array", obj="customers")
