@@ -24,9 +24,9 @@ def main() -> None:
         emu = BenchUpgates(latency=args.latency, service_time=args.service_time)
         emu.bulk_seed(args.customers)
     elif args.api == "cartum":
-        from emulators.cartum import CartumEmulator
+        from bench.worlds import BenchCartum
 
-        emu = CartumEmulator(users=args.customers, orders=args.customers, latency=args.latency)
+        emu = BenchCartum(users=args.customers, orders=args.customers, latency=args.latency, tidy=False)
     else:
         from bench.worlds import SinkCartum, SinkLoyalty, lean_log
 
