@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from harness.loyalty_data import mixed_customers
 
 
 def summary(result, prefix="Loyalty summary"):
@@ -151,21 +152,6 @@ def test_no_generated_ids_file_without_a_rejected_records_file(loyalty_api, writ
 
 
 # ---- update mode's cost (issue 13 item 6) ---------------------------------------------------
-def mixed(n):
-    """Customers as a real shop holds them: phone, city, surname each missing for some."""
-    out = []
-    for i in range(n):
-        c = {"code": f"M{i:04d}", "first_name": f"N{i}", "email": f"m{i}@example.com"}
-        if i % 3:
-            c["phone"] = f"+420 777 {i:06d}"
-        if i % 4:
-            c["city"] = "Brno"
-        if i % 5:
-            c["last_name"] = "Nováková"
-        out.append(c)
-    return out
-
-
 def states_every(records, k, h):
     lines = []
     for i, r in enumerate(records, 1):
@@ -176,7 +162,7 @@ def states_every(records, k, h):
 
 
 def test_keep_existing_groups_the_window_by_field_set(loyalty_api, write_fast, helpers):
-    records = mixed(775)
+    records = mixed_customers(775)
     field_sets = {tuple(sorted(r)) for r in records}
     result = write_fast(loyalty_api, states_every(records, 50, helpers), batch_size=500)
     assert result.error is None, result.error
@@ -190,7 +176,7 @@ def test_keep_existing_groups_the_window_by_field_set(loyalty_api, write_fast, h
 
 
 def test_send_blank_sends_one_request_per_batch_and_clears_missing_fields(loyalty_api, write_fast, helpers):
-    records = mixed(775) + [{"code": "EXIST001", "first_name": "Only"}]
+    records = mixed_customers(775) + [{"code": "EXIST001", "first_name": "Only"}]
     result = write_fast(loyalty_api, states_every(records, 50, helpers), batch_size=500, blank_values_in_update="send_blank")
     assert result.error is None, result.error
     assert loyalty_api.log.count(function="customers_batch") == 2
@@ -202,7 +188,7 @@ def test_send_blank_sends_one_request_per_batch_and_clears_missing_fields(loyalt
 # ---- requests in flight (issue 16 item 1, shared loop) ---------------------------------------
 def test_concurrent_sends_lose_no_count_and_write_everything(loyalty_factory, write_fast, helpers):
     api = loyalty_factory(latency=0.02)
-    records = mixed(120)
+    records = mixed_customers(120)
     result = write_fast(api, states_every(records, 10, helpers), batch_size=10, max_concurrent_requests=4,
                         blank_values_in_update="send_blank")
     assert result.error is None, result.error
