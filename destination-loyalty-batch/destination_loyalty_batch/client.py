@@ -10,8 +10,7 @@ from urllib.parse import quote, quote_plus
 
 import requests
 
-from destination_common import config_error
-from destination_common.http import HttpClient, TransientResponse, add_secret, check_url, redact
+from destination_common import HttpClient, TransientResponse, add_secret, check_url, config_error, redact
 
 from destination_loyalty_batch import __version__
 from destination_loyalty_batch.reply import Reply, parse_reply

@@ -14,9 +14,7 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from destination_common.discover import DiscoverableDestination, Operation, connection_failed, resolve_streams
-from destination_common.http import redact
-from destination_common.writer import WriteLoop
+from destination_common import DiscoverableDestination, Operation, WriteLoop, connection_failed, redact, resolve_streams
 
 from destination_loyalty_batch.client import LoyaltyClient
 from destination_loyalty_batch.dry_run import DRY_RUN_LOOKUPS, LookupBudget

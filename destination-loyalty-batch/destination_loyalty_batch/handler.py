@@ -12,10 +12,17 @@ import logging
 from collections import deque
 from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 
-from destination_common import Status, config_error
-from destination_common.outcomes import BatchRefused, Item, Outcome, Reject
-from destination_common.phones import normalise_phone, region_for_country
-from destination_common.writer import StreamHandler
+from destination_common import (
+    BatchRefused,
+    Item,
+    Outcome,
+    Reject,
+    Status,
+    StreamHandler,
+    config_error,
+    normalise_phone,
+    region_for_country,
+)
 
 from destination_loyalty_batch.client import MAX_LINES, ApiError, LoyaltyClient, is_config_error
 from destination_loyalty_batch.dry_run import DRY_RUN_LOOKUPS, LookupBudget

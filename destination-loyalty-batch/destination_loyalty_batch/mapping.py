@@ -14,9 +14,7 @@ import logging
 from importlib.resources import files
 from typing import Any, Callable, Mapping, Optional
 
-from destination_common import config_error
-from destination_common.mapping import MappingRegistry, field_templates, get_path
-from destination_common.outcomes import MappingError
+from destination_common import MappingError, MappingRegistry, config_error, field_templates, get_path
 
 from destination_loyalty_batch.rows import STANDARD_FIELDS, is_header
 

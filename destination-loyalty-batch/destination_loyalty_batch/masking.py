@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from destination_common.rejects import RejectLog
+from destination_common import RejectLog
 
 # customers_batch fields that are credentials of the customer: never in a log line, masked in the
 # rejected-records file (seed 003: customer_password for a customer "hotsite", customer_PIN for terminals)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from destination_common.mapping import normalise_date as common_normalise_date
+from destination_common import normalise_date as common_normalise_date
 
 # Header names the API allows besides custom_field_N, in the order headers are numbered.
 STANDARD_FIELDS: tuple[str, ...] = (

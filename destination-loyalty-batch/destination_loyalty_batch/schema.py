@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional
 
-from destination_common.discover import Operation
+from destination_common import Operation
 
 from destination_loyalty_batch.rows import STANDARD_FIELDS
 

@@ -1,6 +1,6 @@
 import pytest
 
-from destination_common.outcomes import MappingError
+from destination_common import MappingError
 from destination_loyalty_batch.mapping import (
     CustomFields,
     cartum_user,
