@@ -93,14 +93,17 @@ class InProcessResult:
 
 
 def write_in_process(config: dict[str, Any], catalog_dict: dict[str, Any], lines: Iterable[str]) -> InProcessResult:
-    """`write` run in this process (fast: no interpreter start, no CDK import per run). The
-    console script is exercised by the subprocess tests; these cover behaviour in depth."""
+    """`write` run in this process (fast: no interpreter start, no CDK import per run) through the
+    destinations' shared `harness.destination_writes.write_in_process`, with the log lines
+    collected. The console script is exercised by the subprocess tests; these cover behaviour
+    in depth."""
     import logging
 
     import orjson
-    from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
+    from airbyte_cdk.models import AirbyteMessageSerializer
 
     from destination_loyalty_batch import DestinationLoyaltyBatch
+    from harness.destination_writes import write_in_process as write_with
 
     logs: list[str] = []
 
@@ -115,10 +118,8 @@ def write_in_process(config: dict[str, Any], catalog_dict: dict[str, Any], lines
     error = None
     try:
         input_messages = (AirbyteMessageSerializer.load(orjson.loads(line)) for line in lines)
-        dest = DestinationLoyaltyBatch()
-        for message in dest.write(config, ConfiguredAirbyteCatalogSerializer.load(catalog_dict), input_messages):
-            out.append(message)
-    except Exception as exc:  # noqa: BLE001 - the test inspects it
+        error = write_with(DestinationLoyaltyBatch(), config, input_messages, catalog=catalog_dict, on_output=out.append).error
+    except Exception as exc:  # noqa: BLE001 - the test inspects it (an AirbyteTracedException is the result's error)
         error = exc
     finally:
         log.removeHandler(handler)
