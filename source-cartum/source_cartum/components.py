@@ -1,13 +1,25 @@
 """What the manifest cannot say on its own.
 
-1. `CartumSessionAuthenticator`: Cartum tokens live 600 s and travel in the JSON body. The
-   CDK's SessionTokenAuthenticator (wrapped here, built from the manifest) logs in once per
-   `expiration_duration`, but each stream would log in on its own, and a token the API
-   rejects before its time (AUTHORIZATION_ERROR / UNAUTHORIZED, e.g. after a shop restart)
-   would fail the sync. The wrapper shares one login between the streams of a source; the
-   manifest maps those statuses to REFRESH_TOKEN_THEN_RETRY, on which the CDK's HTTP client
-   calls `refresh_and_set_access_token()` (one fresh login) and re-sends the request once,
-   calling this authenticator on it first, which swaps the stale token in the body.
+This file is loaded two ways: by the packaged source (`source_cartum.components`, which
+SourceCartum puts where the manifest says `source_declarative_manifest.components`) and, as
+text, by the Connector Builder (the CDK runs it as module `components`). So it stands alone
+(imports only the CDK, requests and the standard library) and has no `from __future__ import
+annotations` (the Builder runs it before registering the module, and dataclasses then cannot
+resolve string annotations). The manifest-only runtime (`source-declarative-manifest`) is refused
+with a config_error before any request (`MANIFEST_ONLY_REFUSAL`): a sync needs source.py too.
+
+1. `CartumSessionAuthenticator` + `CartumSession`: Cartum tokens live 600 s and travel in the
+   JSON body. The manifest declares the login as the CDK's SessionTokenAuthenticator (login
+   request, token path, expiry, token injection); `CartumSession`, a `TokenProvider` that owns
+   its token, expiry and lock, takes that login over (`_adopt_login`, the only code that reads
+   the CDK's session-token wiring: `CDK_SEAMS`, pinned by unit_tests/test_cdk_seams.py). The
+   source holds one session and binds it while the CDK builds its streams (`bound_session`), so
+   the streams log in once between them. A token the API rejects before its time
+   (AUTHORIZATION_ERROR / UNAUTHORIZED, e.g. after a shop restart) would fail the sync: the
+   manifest maps those statuses to REFRESH_TOKEN_THEN_RETRY, on which the CDK's HTTP client calls
+   `refresh_and_set_access_token()` (one fresh login) and re-sends the request once, calling this
+   authenticator on it first, which swaps the stale token in the body. The session also holds
+   what the answers teach during the sync (page caps, the users skip, the shop's clock).
 
 2. `ShopLocalDatetime`: API dates carry no offset ('YYYY-MM-DD HH:MM:SS' in the shop's time
    zone). The transformation adds an ISO 8601 value with the offset beside the raw field
@@ -131,41 +143,24 @@ def check_shop_url(value: Any) -> str:
     raise refuse("HTTPS is required (plain http only for a shop on this machine)")
 
 
-_ANSWER_DATES: Dict[str, Any] = {"latest": None}
-
-
-def reset_answer_dates() -> None:
-    _ANSWER_DATES["latest"] = None
-
-
-def latest_answer_date() -> Optional[datetime]:
-    """The latest `Date` header of the shop's answers since `reset_answer_dates()` (the shop's clock)."""
-    return _ANSWER_DATES["latest"]
-
-
-def _note_answer_date(response: requests.Response) -> None:
+def answer_date(response: requests.Response) -> Optional[datetime]:
+    """The answer's `Date` header (the shop's clock), None when absent or unreadable."""
     value = response.headers.get("Date")
     if not value:
-        return
+        return None
     try:
         from email.utils import parsedate_to_datetime
 
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
-        return
-    if when.tzinfo is None:
-        return
-    latest = _ANSWER_DATES["latest"]
-    if latest is None or when > latest:
-        _ANSWER_DATES["latest"] = when
+        return None
+    return when if when.tzinfo is not None else None
 
 
 def refuse_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
     """A `requests` response hook, run before requests would follow a redirect: any 3xx ends the
     sync with a config_error naming the new location (never its user-info). Following it would
-    send the login body (password) or the token to wherever the Location points. Also notes the
-    answer's `Date` header (the shop's clock, for the cursors' future guard)."""
-    _note_answer_date(response)
+    send the login body (password) or the token to wherever the Location points."""
     if 300 <= response.status_code < 400:
         location = response.headers.get("Location")
         if location:
@@ -187,9 +182,12 @@ def refuse_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> r
     return response
 
 
-def no_redirects(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """Registers `refuse_redirect` on a prepared request (once)."""
+def no_redirects(request: requests.PreparedRequest, session: Optional["CartumSession"] = None) -> requests.PreparedRequest:
+    """Registers `refuse_redirect` on a prepared request (once), after the session's note of the
+    answer's `Date` header (the shop's clock, for the cursors' future guard in source.py)."""
     hooks = request.hooks.setdefault("response", [])
+    if session is not None and session.note_answer_date not in hooks:
+        hooks.append(session.note_answer_date)
     if refuse_redirect not in hooks:
         hooks.append(refuse_redirect)
     return request
@@ -239,9 +237,12 @@ class NoRedirectAuthenticator(DeclarativeAuthenticator):
     config: Config
     parameters: InitVar[Mapping[str, Any]]
 
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._shared = _BOUND_SESSION.get()  # the source's session (None in the Connector Builder)
+
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         register_password_spellings(self.config)  # before the CDK's debug line of this request
-        no_redirects(request)
+        no_redirects(request, self._shared)
         hooks = request.hooks.setdefault("response", [])
         if register_login_token not in hooks:
             hooks.append(register_login_token)
@@ -290,8 +291,8 @@ def cdk_version() -> str:
 
 
 class CartumSession(TokenProvider):
-    """One Cartum login session, shared by the streams of a source instance: a `TokenProvider`
-    that owns the token, its expiry and the lock.
+    """What the streams of one source instance share: the login session (a `TokenProvider` that
+    owns the token, its expiry and the lock) and what the answers taught during the sync.
 
     - `get_token()` logs in (the manifest's login request) when there is no token yet or it has
       expired (`expiration_duration`, PT540S for 600 s tokens).
@@ -301,6 +302,10 @@ class CartumSession(TokenProvider):
     - A login that failed for good (retries exhausted, credentials refused) and `give_up(error)`
       (an outage the source detected) make every later request of the sync fail at once with
       that error instead of logging in again on its own.
+    - `paging(stream)`: the largest page the server gave and its page cap once learnt, shared by
+      the stream's windows (`ProgressOffsetIncrement`); `register_users_skip(...)`: the users of
+      the saved cursor's second an earlier sync emitted; `latest_answer_date`: the shop's clock
+      from the answers' `Date` header (`note_answer_date`, a response hook).
     """
 
     def __init__(self) -> None:
@@ -314,6 +319,44 @@ class CartumSession(TokenProvider):
         self.last_refresh = float("-inf")
         self.failure: Optional[AirbyteTracedException] = None
         self.known_token: Optional[str] = None  # the last token registered as a secret
+        self._learnt_lock = threading.Lock()
+        self._paging: Dict[str, Dict[str, Any]] = {}
+        self.users_skip: Optional[Dict[str, Any]] = None
+        self.latest_answer_date: Optional[datetime] = None
+
+    def paging(self, stream: str) -> Dict[str, Any]:
+        with self._learnt_lock:
+            return self._paging.setdefault(stream, {"proven": 0, "cap": None, "confirming": {}, "lock": threading.Lock()})
+
+    def register_users_skip(self, wall: str, ids: list) -> None:
+        """Lets the users paginator start at offset len(ids)-1 instead of 0: `users/export` answers
+        users in id order (the emulator does; the docs do not say), and the users of the saved
+        second `wall` that an earlier sync emitted are the first len(ids) of them. The first record
+        of that first page must be the last of `ids` at `wall`, else the read restarts from 0."""
+        with self._learnt_lock:
+            self.users_skip = {"wall": wall, "ids": sorted(ids), "state": "ready"} if len(ids) >= MIN_SKIP else None
+
+    def take_users_skip(self, from_state: str, to_state: str, offset: Optional[int] = None) -> Optional[Dict[str, Any]]:
+        """The users skip moved from `from_state` to `to_state` (None when it is not in
+        `from_state`, or, with `offset`, when that is not the probe's offset)."""
+        with self._learnt_lock:
+            skip = self.users_skip
+            if skip is None or skip["state"] != from_state or (offset is not None and offset != len(skip["ids"]) - 1):
+                return None
+            skip["state"] = to_state
+            return skip
+
+    def reset_answer_dates(self) -> None:
+        self.latest_answer_date = None
+
+    def note_answer_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        """A response hook: keeps the latest `Date` header of the shop's answers."""
+        when = answer_date(response)
+        if when is not None:
+            with self._learnt_lock:
+                if self.latest_answer_date is None or when > self.latest_answer_date:
+                    self.latest_answer_date = when
+        return response
 
     @property
     def token(self) -> Optional[str]:
@@ -484,8 +527,9 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         shared = _BOUND_SESSION.get()
-        if shared is None:
+        if shared is None:  # not built by SourceCartum (which checks the URL itself): the Connector Builder
             _refuse_manifest_only()
+            check_shop_url(self.config.get("shop_url"))
             shared = CartumSession()
         self._shared = shared
         _adopt_login(self.session, shared, self._host)
@@ -529,7 +573,7 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
         """Called on every prepared request and again before each retry: a request still
         carrying a token that a forced re-login replaced gets the current one. Redirects are
         refused (`refuse_redirect`)."""
-        no_redirects(request)
+        no_redirects(request, self._shared)
         stale = self._shared.stale
         if stale and request.body:
             raw = request.body if isinstance(request.body, bytes) else str(request.body).encode()
@@ -622,10 +666,6 @@ def to_iso(raw: Any, zone: ZoneInfo) -> Optional[str]:
     return local.replace(tzinfo=zone).isoformat()
 
 
-# id(config) -> the users of the saved cursor's second that an earlier sync emitted (see
-# `register_users_skip`); state: ready -> probing -> done.
-_SKIPS: Dict[int, Dict[str, Any]] = {}
-_SKIPS_LOCK = threading.Lock()
 # A saved second with fewer emitted users than this is read again in full (cheaper than a wrong guess).
 MIN_SKIP = 2
 
@@ -635,24 +675,6 @@ class _OffsetZero(int):
 
     def __bool__(self) -> bool:
         return True
-
-
-def register_users_skip(config: Config, wall: str, ids: list) -> None:
-    """Lets the users paginator start at offset len(ids)-1 instead of 0: `users/export` answers
-    users in id order (the emulator does; the docs do not say), and the users of the saved
-    second `wall` that an earlier sync emitted are the first len(ids) of them. The first record
-    of that first page must be the last of `ids` at `wall`, else the read restarts from 0."""
-    with _SKIPS_LOCK:
-        if len(ids) >= MIN_SKIP:
-            _SKIPS[id(config)] = {"config": config, "wall": wall, "ids": sorted(ids), "state": "ready"}
-        else:
-            _SKIPS.pop(id(config), None)
-
-
-# (id(config), stream) -> what the pages of this sync taught: the largest page the server gave
-# ("proven") and the server's page cap once learnt. Shared by every window of a stream.
-_PAGING: Dict[tuple, Dict[str, Any]] = {}
-_PAGING_LOCK = threading.Lock()
 
 
 @dataclass
@@ -670,38 +692,29 @@ class ProgressOffsetIncrement(OffsetIncrement):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
-        key = (id(self.config), self.stream)
-        with _PAGING_LOCK:
-            entry = _PAGING.get(key)
-            if entry is None or entry.get("config") is not self.config:
-                entry = {"config": self.config, "proven": 0, "cap": None, "confirming": {}, "lock": threading.Lock()}
-                _PAGING[key] = entry
-        self._paging = entry
+        # What the pages of this sync taught, shared by every window of the stream through the
+        # source's session (see `bound_session`; built outside a source, this paginator's own).
+        self._shared = _BOUND_SESSION.get() or CartumSession()
+        self._paging = self._shared.paging(self.stream)
 
     @property
     def initial_token(self) -> Optional[Any]:
         """0, or for users the number of already emitted users of the saved second minus one (see
-        `register_users_skip`): those users are not asked for again; the first record of the
-        first page must be the last of them, else the read starts again from offset 0."""
+        `CartumSession.register_users_skip`): those users are not asked for again; the first record
+        of the first page must be the last of them, else the read starts again from offset 0."""
         token = super().initial_token
         if self.stream != "users":
             return token
-        with _SKIPS_LOCK:
-            skip = _SKIPS.get(id(self.config))
-            if skip is None or skip["config"] is not self.config or skip["state"] != "ready":
-                return token
-            skip["state"] = "probing"
-            return len(skip["ids"]) - 1
+        skip = self._shared.take_users_skip("ready", "probing")
+        return token if skip is None else len(skip["ids"]) - 1
 
     def _probe(self, response: requests.Response, offset: int) -> Optional[int]:
         """None when this page is no probe or the probe holds; else the offset to read from (0)."""
         if self.stream != "users":
             return None
-        with _SKIPS_LOCK:
-            skip = _SKIPS.get(id(self.config))
-            if skip is None or skip["config"] is not self.config or skip["state"] != "probing" or offset != len(skip["ids"]) - 1:
-                return None
-            skip["state"] = "done"
+        skip = self._shared.take_users_skip("probing", "done", offset)
+        if skip is None:
+            return None
         try:
             users = response.json().get("response") or {}
             first = users.get("users", [None])[0] if isinstance(users, dict) else None

@@ -136,7 +136,7 @@ class SourceCartum(YamlDeclarativeSource):
         if at > datetime.now(zone) + components.FUTURE_TOLERANCE:
             return
         wall = at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-        components.register_users_skip(config, wall, [i for i in ids if isinstance(i, int)])
+        self._session.register_users_skip(wall, [i for i in ids if isinstance(i, int)])
 
     # ---- the manifest, with the config's timeouts ---------------------------------------------
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Any:
@@ -200,7 +200,7 @@ class SourceCartum(YamlDeclarativeSource):
         if self._url_error is not None:
             raise self._url_error
         # A full refresh of users ignores the saved state: nothing is dropped then.
-        guard = _CursorGuard(self._cartum_config or config, self._saved if self._users_incremental else {})
+        guard = _CursorGuard(self._cartum_config or config, self._saved if self._users_incremental else {}, self._session)
         for message in super().read(logger, config, catalog, state):
             if message.type == Type.RECORD and message.record is not None:
                 if not guard.keep(message.record.stream, message.record.data):
@@ -255,9 +255,10 @@ class _CursorGuard:
     in the future). Both are asked for again by the next sync (`from` = the cursor's second) and
     not emitted again while their registration is unchanged."""
 
-    def __init__(self, config: Mapping[str, Any], saved: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(self, config: Mapping[str, Any], saved: Mapping[str, Mapping[str, Any]], session: components.CartumSession) -> None:
         self.zone = components.shop_zone(config)
-        components.reset_answer_dates()
+        self.session = session
+        session.reset_answer_dates()
         self.started = datetime.now(self.zone).replace(microsecond=0)
         users = saved.get("users") or {}
         self.saved_at = _aware(users.get(USERS_CURSOR))
@@ -279,7 +280,7 @@ class _CursorGuard:
 
     def limit(self) -> datetime:
         """The latest a cursor may be: this sync's start, or the shop's clock if it is ahead."""
-        shop_now = components.latest_answer_date()
+        shop_now = self.session.latest_answer_date
         return max(self.started, shop_now.astimezone(self.zone)) if shop_now else self.started
 
     def _warn_future(self, stream: str, key: Any, value: Any) -> None:

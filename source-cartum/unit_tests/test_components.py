@@ -150,8 +150,20 @@ def test_streams_of_one_source_share_one_login() -> None:
     assert other._shared is not users._shared and other._shared.logins == 1
 
 
+def test_outside_a_source_the_authenticator_checks_the_shop_url_itself() -> None:
+    """The Connector Builder builds the authenticator without SourceCartum (which checks the URL
+    before anything): credentials must not go to a plain-http or user-info URL there either."""
+    for url in ("http://shop.example.com", "https://user:Pw-In-Url@shop.example.com", ""):
+        with pytest.raises(AirbyteTracedException) as err:
+            make_auth({"shop_url": url})
+        assert err.value.failure_type == FailureType.config_error and "shop_url" in err.value.message
+        assert "Pw-In-Url" not in err.value.message
+    with bound_session(CartumSession()):
+        make_auth({"shop_url": "http://shop.example.com"})  # SourceCartum checks it (check answers FAILED)
+
+
 def test_forced_relogin_swaps_the_stale_token_in_the_retried_body() -> None:
-    auth = make_auth({}, refresh_grace_seconds=0.5)
+    auth = make_auth({"shop_url": "http://127.0.0.1"}, refresh_grace_seconds=0.5)
     old = auth.get_request_body_json()["token"]
     request = prepared({"token": old, "limit": 100, "offset": 200})
     fresh = prepared({"token": old, "offset": 0})
@@ -172,7 +184,7 @@ def test_forced_relogin_swaps_the_stale_token_in_the_retried_body() -> None:
 
 
 def test_relogin_after_the_grace_period_logs_in_again() -> None:
-    auth = make_auth({}, refresh_grace_seconds=0.0)
+    auth = make_auth({"shop_url": "http://127.0.0.1"}, refresh_grace_seconds=0.0)
     auth.get_request_body_json()
     auth.refresh_and_set_access_token()
     auth.refresh_and_set_access_token()
