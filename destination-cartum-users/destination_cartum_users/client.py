@@ -3,9 +3,10 @@ login when the token expires."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -13,9 +14,40 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common import BatchRefused, HttpClient, add_secret, check_url, config_error, redact
 
+from destination_cartum_users.version import __version__
+
 logger = logging.getLogger("airbyte")
 
 TOKEN_STATUSES = {"AUTHORIZATION_ERROR", "UNAUTHORIZED"}
+USER_AGENT = f"airbyte-destination-cartum-users/{__version__}"
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+class EncodedBody:
+    """A request body `{key: value}` whose value is already JSON text, so the (large) list of
+    an import is encoded once, before the request is due (`ImportHandler.prepare`), and a new
+    token after a re-login costs no second encoding. `with_token(token)` gives the bytes that
+    requests' own `json=` encoding gives for `{key: value, "token": token}` (the standard
+    json module, `allow_nan=False`, default separators, ASCII escapes, UTF-8): the request is
+    byte for byte the same. `EncodedBody.of` answers None for a value that encoding refuses
+    (NaN, an object JSON cannot hold): the caller then sends the mapping, and requests reports
+    the problem exactly as it always did."""
+
+    __slots__ = ("key", "value_json")
+
+    def __init__(self, key: str, value_json: str) -> None:
+        self.key = key
+        self.value_json = value_json
+
+    @classmethod
+    def of(cls, key: str, value: Any) -> Optional["EncodedBody"]:
+        try:
+            return cls(key, json.dumps(value, allow_nan=False))
+        except (TypeError, ValueError, RecursionError):
+            return None
+
+    def with_token(self, token: Optional[str]) -> bytes:
+        return f"{{{json.dumps(self.key)}: {self.value_json}, \"token\": {json.dumps(token)}}}".encode("utf-8")
 
 
 def b2b_missing(base: str, function: str = "customer-groups/export") -> AirbyteTracedException:
@@ -40,7 +72,7 @@ class CartumClient:
             max_retries=int(config.get("http_max_retries", 5)),
             backoff_base=float(config.get("http_backoff_seconds", 2)),
             service=f"Cartum API at {self.base}",
-            user_agent="airbyte-destination-cartum-users/0.2.0",
+            user_agent=USER_AGENT,
         )
         self.token: Optional[str] = None
         self.logins = 0
@@ -52,9 +84,13 @@ class CartumClient:
     def url(self, function: str) -> str:
         return f"{self.base}/api/{function}/"
 
-    def _post(self, function: str, body: Mapping[str, Any]) -> Any:
+    def _post(self, function: str, body: Optional[Mapping[str, Any]], *, encoded: Optional[bytes] = None) -> Any:
+        """POST `body` as JSON (or `encoded`, a body already encoded as JSON)."""
         try:
-            data = self.http.post_json(self.url(function), body, what=function)
+            if encoded is None:
+                data = self.http.post_json(self.url(function), body, what=function)
+            else:
+                data = self.http.post_json(self.url(function), None, what=function, data=encoded, headers=JSON_HEADERS)
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
             if status == 413:
@@ -100,14 +136,19 @@ class CartumClient:
             "Check the API login and password (shop admin: Settings > API access)."
         )
 
-    def call(self, function: str, body: Optional[Mapping[str, Any]] = None) -> tuple[str, Any]:
-        """(status, response) of one gateway call; one new login if the token is rejected."""
+    def call(self, function: str, body: Union[Mapping[str, Any], EncodedBody, None] = None) -> tuple[str, Any]:
+        """(status, response) of one gateway call; one new login if the token is rejected.
+        `body` is a mapping (the token is added) or an `EncodedBody` (the same request, its
+        JSON made ahead)."""
         with self._lock:
             if self.token is None:
                 self._authenticate()
             token = self.token
         for attempt in (0, 1):
-            data = self._post(function, {**(body or {}), "token": token})
+            if isinstance(body, EncodedBody):
+                data = self._post(function, None, encoded=body.with_token(token))
+            else:
+                data = self._post(function, {**(body or {}), "token": token})
             status = data.get("status")
             if status in TOKEN_STATUSES and attempt == 0:
                 with self._lock:

@@ -11,7 +11,7 @@ from typing import Any, Callable, Collection, Mapping, Optional, Sequence
 
 from destination_common import BatchRefused, Item, Outcome, StreamHandler, config_error, system_error
 
-from destination_cartum_users.client import CartumClient
+from destination_cartum_users.client import CartumClient, EncodedBody
 from destination_cartum_users.mapping import decode_nested
 from destination_cartum_users.phones import PhonePolicy
 from destination_cartum_users.prices import map_prices, validate_prices
@@ -81,6 +81,9 @@ class ImportHandler(StreamHandler):
         self.client = client
         self._lock = threading.Lock()
         self.sent = 0  # items carried by import requests (retries and halves included)
+        # prepare(): the list of a batch handed to the workers, encoded in the main thread while
+        # the request before it is in flight; send() of the same list takes it (id -> (items, body))
+        self._prepared: dict[int, tuple[Sequence[Item], EncodedBody]] = {}
 
     def _note(self, field: str, reason: str) -> None:
         self.note(field, reason)  # StreamHandler.note (one seam: the phone tests watch it)
@@ -94,6 +97,24 @@ class ImportHandler(StreamHandler):
         limit = max(1, min(int(named.group(1)) if named else size // 2, size - 1))
         self.learn_limit(limit, f"The shop refused {size} {self.noun} in one {self.function} request ({reason})")
 
+    def prepare(self, items: Sequence[Item]) -> None:
+        """Encode the request's list now (main thread, off the path between one answer and the
+        next request); send() of this very list uses it. Halves and retries encode their own."""
+        body = EncodedBody.of(self.list_key, [i.payload for i in items])
+        if body is not None:
+            with self._lock:
+                self._prepared[id(items)] = (items, body)
+
+    def _body(self, items: Sequence[Item]) -> Any:
+        """The request body for `items`: what prepare() encoded for this list, else encoded now
+        (the mapping itself when it cannot be encoded ahead; requests then says why)."""
+        with self._lock:
+            prepared = self._prepared.pop(id(items), None)
+        if prepared is not None and prepared[0] is items:
+            return prepared[1]
+        payloads = [i.payload for i in items]
+        return EncodedBody.of(self.list_key, payloads) or {self.list_key: payloads}
+
     def send(self, items: Sequence[Item]) -> list[Outcome]:
         with self._lock:
             self.sent += len(items)
@@ -105,7 +126,7 @@ class ImportHandler(StreamHandler):
 
     def _send(self, items: Sequence[Item]) -> list[Outcome]:
         function = self.function
-        status, response = self.client.call(function, {self.list_key: [i.payload for i in items]})
+        status, response = self.client.call(function, self._body(items))
         if status in ("OK", "WARNING"):
             log = response.get("log") if isinstance(response, Mapping) else None
             if not isinstance(log, list) or len(log) != len(items):
