@@ -272,3 +272,22 @@ def test_orders_filtered_on_update_time_are_still_read_with_their_creation_curso
     assert again[old["order_id"]]["stat_created"] == old["stat_created"]
     state = sync.last_states(second)[0]["stream"]["stream_state"]["stat_created_at"]
     assert state == sync.last_states(first)[0]["stream"]["stream_state"]["stat_created_at"]  # the old order does not move it back
+
+
+def test_the_login_is_held_by_the_source_instance_not_by_its_config(sync, cartum_factory):
+    """The streams of one source share one login; another source built from the very same config
+    object logs in on its own (0.4.0 kept the login in a registry keyed by id(config))."""
+    from airbyte_cdk.test.entrypoint_wrapper import read
+
+    from source_cartum import SourceCartum
+
+    api = cartum_factory(users=30, orders=20, tidy=True)
+    config = cartum_config_for(api, page_size=25)
+    catalog = sync.catalog(["users", "customer_groups", "price_levels", "orders"])
+    first = SourceCartum(catalog=catalog, config=config)
+    second = SourceCartum(catalog=catalog, config=config)
+    assert first._shared is not second._shared
+    for source, logins in ((first, 1), (second, 2)):
+        output = read(source, config, catalog)
+        assert {m.record.stream for m in output.records} == {"users", "customer_groups", "price_levels", "orders"}
+        assert api.log.count(function="auth") == logins  # one per source, for its four streams

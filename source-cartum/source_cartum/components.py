@@ -13,12 +13,12 @@ with a config_error before any request (`MANIFEST_ONLY_REFUSAL`): a sync needs s
    request, token path, expiry, token injection); `CartumSession`, a `TokenProvider` that owns
    its token, expiry and lock, takes that login over (`_adopt_login`, the only code that reads
    the CDK's session-token wiring: `CDK_SEAMS`, pinned by unit_tests/test_cdk_seams.py). The
-   source holds one session and binds it while the CDK builds its streams (`bound_session`), so
-   the streams log in once between them. A token the API rejects before its time
+   source holds one (in a `SourceShared`) and binds it while the CDK builds its streams
+   (`bound_to_source`), so the streams log in once between them. A token the API rejects before its time
    (AUTHORIZATION_ERROR / UNAUTHORIZED, e.g. after a shop restart) would fail the sync: the
    manifest maps those statuses to REFRESH_TOKEN_THEN_RETRY, on which the CDK's HTTP client calls
    `refresh_and_set_access_token()` (one fresh login) and re-sends the request once, calling this
-   authenticator on it first, which swaps the stale token in the body. The session also holds
+   authenticator on it first, which swaps the stale token in the body. `SourceShared` also holds
    what the answers teach during the sync (page caps, the users skip, the shop's clock).
 
 2. `ShopLocalDatetime`: API dates carry no offset ('YYYY-MM-DD HH:MM:SS' in the shop's time
@@ -182,7 +182,7 @@ def refuse_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> r
     return response
 
 
-def no_redirects(request: requests.PreparedRequest, session: Optional["CartumSession"] = None) -> requests.PreparedRequest:
+def no_redirects(request: requests.PreparedRequest, session: Optional["SourceShared"] = None) -> requests.PreparedRequest:
     """Registers `refuse_redirect` on a prepared request (once), after the session's note of the
     answer's `Date` header (the shop's clock, for the cursors' future guard in source.py)."""
     hooks = request.hooks.setdefault("response", [])
@@ -238,7 +238,7 @@ class NoRedirectAuthenticator(DeclarativeAuthenticator):
     parameters: InitVar[Mapping[str, Any]]
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._shared = _BOUND_SESSION.get()  # the source's session (None in the Connector Builder)
+        self._shared = _BOUND.get()  # what the source's streams share (None in the Connector Builder)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         register_password_spellings(self.config)  # before the CDK's debug line of this request
@@ -275,10 +275,10 @@ CDK_SEAMS = (
     ("SessionTokenProvider", "decoder"),
 )
 
-# SourceCartum binds its session here while the CDK builds its streams (`bound_session`); every
-# CartumSessionAuthenticator built meanwhile uses it, so the streams of one source log in once
-# between them. Built outside SourceCartum (the Connector Builder), each authenticator has its own.
-_BOUND_SESSION: ContextVar[Optional["CartumSession"]] = ContextVar("cartum_session", default=None)
+# SourceCartum binds what its streams share here while the CDK builds them (`bound_to_source`);
+# every component built meanwhile uses it, so the streams of one source log in once between them.
+# Built outside SourceCartum (the Connector Builder), each component has its own.
+_BOUND: ContextVar[Optional["SourceShared"]] = ContextVar("cartum_source_shared", default=None)
 
 
 def cdk_version() -> str:
@@ -291,8 +291,8 @@ def cdk_version() -> str:
 
 
 class CartumSession(TokenProvider):
-    """What the streams of one source instance share: the login session (a `TokenProvider` that
-    owns the token, its expiry and the lock) and what the answers taught during the sync.
+    """The login session of one source instance: a `TokenProvider` that owns the token, its
+    expiry and the lock.
 
     - `get_token()` logs in (the manifest's login request) when there is no token yet or it has
       expired (`expiration_duration`, PT540S for 600 s tokens).
@@ -302,10 +302,6 @@ class CartumSession(TokenProvider):
     - A login that failed for good (retries exhausted, credentials refused) and `give_up(error)`
       (an outage the source detected) make every later request of the sync fail at once with
       that error instead of logging in again on its own.
-    - `paging(stream)`: the largest page the server gave and its page cap once learnt, shared by
-      the stream's windows (`ProgressOffsetIncrement`); `register_users_skip(...)`: the users of
-      the saved cursor's second an earlier sync emitted; `latest_answer_date`: the shop's clock
-      from the answers' `Date` header (`note_answer_date`, a response hook).
     """
 
     def __init__(self) -> None:
@@ -319,44 +315,6 @@ class CartumSession(TokenProvider):
         self.last_refresh = float("-inf")
         self.failure: Optional[AirbyteTracedException] = None
         self.known_token: Optional[str] = None  # the last token registered as a secret
-        self._learnt_lock = threading.Lock()
-        self._paging: Dict[str, Dict[str, Any]] = {}
-        self.users_skip: Optional[Dict[str, Any]] = None
-        self.latest_answer_date: Optional[datetime] = None
-
-    def paging(self, stream: str) -> Dict[str, Any]:
-        with self._learnt_lock:
-            return self._paging.setdefault(stream, {"proven": 0, "cap": None, "confirming": {}, "lock": threading.Lock()})
-
-    def register_users_skip(self, wall: str, ids: list) -> None:
-        """Lets the users paginator start at offset len(ids)-1 instead of 0: `users/export` answers
-        users in id order (the emulator does; the docs do not say), and the users of the saved
-        second `wall` that an earlier sync emitted are the first len(ids) of them. The first record
-        of that first page must be the last of `ids` at `wall`, else the read restarts from 0."""
-        with self._learnt_lock:
-            self.users_skip = {"wall": wall, "ids": sorted(ids), "state": "ready"} if len(ids) >= MIN_SKIP else None
-
-    def take_users_skip(self, from_state: str, to_state: str, offset: Optional[int] = None) -> Optional[Dict[str, Any]]:
-        """The users skip moved from `from_state` to `to_state` (None when it is not in
-        `from_state`, or, with `offset`, when that is not the probe's offset)."""
-        with self._learnt_lock:
-            skip = self.users_skip
-            if skip is None or skip["state"] != from_state or (offset is not None and offset != len(skip["ids"]) - 1):
-                return None
-            skip["state"] = to_state
-            return skip
-
-    def reset_answer_dates(self) -> None:
-        self.latest_answer_date = None
-
-    def note_answer_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-        """A response hook: keeps the latest `Date` header of the shop's answers."""
-        when = answer_date(response)
-        if when is not None:
-            with self._learnt_lock:
-                if self.latest_answer_date is None or when > self.latest_answer_date:
-                    self.latest_answer_date = when
-        return response
 
     @property
     def token(self) -> Optional[str]:
@@ -434,6 +392,57 @@ class CartumSession(TokenProvider):
             self._expires_at = datetime.now(timezone.utc) + expiration
 
 
+class SourceShared:
+    """What the streams of one source instance share, held by the source (`SourceCartum`) and
+    bound while the CDK builds its streams (`bound_to_source`): the login (`login`, a
+    `CartumSession`) and what the answers teach during the sync: `paging(stream)` (the largest
+    page the server gave and its page cap once learnt, shared by the stream's windows:
+    `ProgressOffsetIncrement`), the users skip (`register_users_skip`) and the shop's clock
+    (`latest_answer_date`, from the answers' `Date` header: `note_answer_date`, a response hook).
+    """
+
+    def __init__(self) -> None:
+        self.login = CartumSession()
+        self._learnt_lock = threading.Lock()
+        self._paging: Dict[str, Dict[str, Any]] = {}
+        self.users_skip: Optional[Dict[str, Any]] = None
+        self.latest_answer_date: Optional[datetime] = None
+
+    def paging(self, stream: str) -> Dict[str, Any]:
+        with self._learnt_lock:
+            return self._paging.setdefault(stream, {"proven": 0, "cap": None, "confirming": {}, "lock": threading.Lock()})
+
+    def register_users_skip(self, wall: str, ids: list) -> None:
+        """Lets the users paginator start at offset len(ids)-1 instead of 0: `users/export` answers
+        users in id order (the emulator does; the docs do not say), and the users of the saved
+        second `wall` that an earlier sync emitted are the first len(ids) of them. The first record
+        of that first page must be the last of `ids` at `wall`, else the read restarts from 0."""
+        with self._learnt_lock:
+            self.users_skip = {"wall": wall, "ids": sorted(ids), "state": "ready"} if len(ids) >= MIN_SKIP else None
+
+    def take_users_skip(self, from_state: str, to_state: str, offset: Optional[int] = None) -> Optional[Dict[str, Any]]:
+        """The users skip moved from `from_state` to `to_state` (None when it is not in
+        `from_state`, or, with `offset`, when that is not the probe's offset)."""
+        with self._learnt_lock:
+            skip = self.users_skip
+            if skip is None or skip["state"] != from_state or (offset is not None and offset != len(skip["ids"]) - 1):
+                return None
+            skip["state"] = to_state
+            return skip
+
+    def reset_answer_dates(self) -> None:
+        self.latest_answer_date = None
+
+    def note_answer_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        """A response hook: keeps the latest `Date` header of the shop's answers."""
+        when = answer_date(response)
+        if when is not None:
+            with self._learnt_lock:
+                if self.latest_answer_date is None or when > self.latest_answer_date:
+                    self.latest_answer_date = when
+        return response
+
+
 def _login_failure(error: Exception, host: str) -> AirbyteTracedException:
     """The error that ends the sync after a failed login: a refused login keeps its own message
     and type (config_error); anything else (HTTP 5xx, timeouts, dropped connections after the
@@ -451,13 +460,13 @@ def _login_failure(error: Exception, host: str) -> AirbyteTracedException:
 
 
 @contextmanager
-def bound_session(session: CartumSession) -> Iterator[CartumSession]:
-    """While the CDK builds a source's streams: their authenticators share `session`."""
-    token = _BOUND_SESSION.set(session)
+def bound_to_source(shared: SourceShared) -> Iterator[SourceShared]:
+    """While the CDK builds a source's streams: their components share `shared`."""
+    token = _BOUND.set(shared)
     try:
-        yield session
+        yield shared
     finally:
-        _BOUND_SESSION.reset(token)
+        _BOUND.reset(token)
 
 
 def _seam_error(owner: str, attribute: str) -> AirbyteTracedException:
@@ -514,7 +523,7 @@ def _refuse_manifest_only() -> None:
 @dataclass
 class CartumSessionAuthenticator(DeclarativeAuthenticator):
     """Wraps the manifest's SessionTokenAuthenticator (`session`): its login and token injection
-    run through a `CartumSession` (the source's, see `bound_session`), which shares one login
+    run through a `CartumSession` (the source's, see `bound_to_source`), which shares one login
     between the streams and adds the forced re-login the CDK's HTTP client asks for on
     REFRESH_TOKEN_THEN_RETRY."""
 
@@ -526,13 +535,14 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
     refresh_grace_seconds: float = 0.5
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        shared = _BOUND_SESSION.get()
+        shared = _BOUND.get()
         if shared is None:  # not built by SourceCartum (which checks the URL itself): the Connector Builder
             _refuse_manifest_only()
             check_shop_url(self.config.get("shop_url"))
-            shared = CartumSession()
+            shared = SourceShared()
         self._shared = shared
-        _adopt_login(self.session, shared, self._host)
+        self._session = shared.login
+        _adopt_login(self.session, self._session, self._host)
 
     # ---- the token in the body -------------------------------------------------------------
     @property
@@ -542,7 +552,7 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
     @property
     def token(self) -> str:
         register_password_spellings(self.config)
-        value = self._shared.get_token()
+        value = self._session.get_token()
         self._register(value)
         return value
 
@@ -551,8 +561,8 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
         return _without_userinfo(str(self.config.get("shop_url") or ""))
 
     def _register(self, value: Optional[str]) -> None:
-        if value and value != self._shared.known_token:
-            self._shared.known_token = value
+        if value and value != self._session.known_token:
+            self._session.known_token = value
             # A session token is a secret too. add_to_secrets ADDS it to the CDK's filter;
             # update_secrets would replace the filter and unmask the password from then on.
             add_to_secrets(value)
@@ -560,7 +570,7 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
     def get_request_body_json(self) -> Mapping[str, Any]:
         body = self.session.get_request_body_json()
         if body:
-            self._register(self._shared.token)
+            self._register(self._session.token)
         return body
 
     def get_request_params(self) -> Mapping[str, Any]:
@@ -574,7 +584,7 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
         carrying a token that a forced re-login replaced gets the current one. Redirects are
         refused (`refuse_redirect`)."""
         no_redirects(request, self._shared)
-        stale = self._shared.stale
+        stale = self._session.stale
         if stale and request.body:
             raw = request.body if isinstance(request.body, bytes) else str(request.body).encode()
             for old in list(stale):
@@ -587,8 +597,8 @@ class CartumSessionAuthenticator(DeclarativeAuthenticator):
 
     # ---- the forced re-login ---------------------------------------------------------------
     def refresh_and_set_access_token(self) -> None:
-        self._shared.refresh(self.refresh_grace_seconds)
-        self._register(self._shared.token)
+        self._session.refresh(self.refresh_grace_seconds)
+        self._register(self._session.token)
 
 
 
@@ -693,14 +703,14 @@ class ProgressOffsetIncrement(OffsetIncrement):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
         # What the pages of this sync taught, shared by every window of the stream through the
-        # source's session (see `bound_session`; built outside a source, this paginator's own).
-        self._shared = _BOUND_SESSION.get() or CartumSession()
+        # source's SourceShared (see `bound_to_source`; built outside a source, this paginator's own).
+        self._shared = _BOUND.get() or SourceShared()
         self._paging = self._shared.paging(self.stream)
 
     @property
     def initial_token(self) -> Optional[Any]:
         """0, or for users the number of already emitted users of the saved second minus one (see
-        `CartumSession.register_users_skip`): those users are not asked for again; the first record
+        `SourceShared.register_users_skip`): those users are not asked for again; the first record
         of the first page must be the last of them, else the read starts again from offset 0."""
         token = super().initial_token
         if self.stream != "users":

@@ -5,8 +5,9 @@ Around the CDK's read this class adds what a manifest cannot say:
 - the manifest names its custom components as the Connector Builder does
   (`source_declarative_manifest.components.X`); this package's own `source_cartum.components`
   provides them (`COMPONENTS_MODULES`);
-- the streams of one source share one login: the source holds the `CartumSession` and binds it
-  while the CDK builds the streams (`components.bound_session`);
+- the streams of one source share one login and what the answers teach: the source holds a
+  `components.SourceShared` and binds it while the CDK builds the streams
+  (`components.bound_to_source`);
 - built without a config (as `airbyte-cdk connector test` and other generic harnesses build a
   source: `SourceCartum()`), check, discover and read build the source from the config, catalog
   and state they are given;
@@ -98,7 +99,7 @@ class SourceCartum(YamlDeclarativeSource):
         **kwargs: Any,
     ) -> None:
         self._cartum_config = config or {}
-        self._session = components.CartumSession()
+        self._shared = components.SourceShared()
         self._url_error: Optional[AirbyteTracedException] = None
         if config and "shop_url" in config:
             try:
@@ -136,7 +137,7 @@ class SourceCartum(YamlDeclarativeSource):
         if at > datetime.now(zone) + components.FUTURE_TOLERANCE:
             return
         wall = at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-        self._session.register_users_skip(wall, [i for i in ids if isinstance(i, int)])
+        self._shared.register_users_skip(wall, [i for i in ids if isinstance(i, int)])
 
     # ---- the manifest, with the config's timeouts ---------------------------------------------
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Any:
@@ -156,7 +157,7 @@ class SourceCartum(YamlDeclarativeSource):
     # ---- check / discover / read ----------------------------------------------------------------
     def streams(self, config: Mapping[str, Any]) -> List[Any]:
         """The CDK's streams, built with this source's login session (one login for all)."""
-        with components.bound_session(self._session):
+        with components.bound_to_source(self._shared):
             return super().streams(config)
 
     def _built_for(self, config: Mapping[str, Any], catalog: Optional[ConfiguredAirbyteCatalog] = None, state: Optional[List[Any]] = None) -> Optional["SourceCartum"]:
@@ -179,7 +180,7 @@ class SourceCartum(YamlDeclarativeSource):
         if _retries_exhausted_message(error, host, config.get("max_retries", 5)):
             # the shop is down: the other windows and streams stop at once instead of each
             # retrying on its own (issue 12.3)
-            self._session.give_up(
+            self._shared.login.give_up(
                 AirbyteTracedException(
                     message=f"The sync stopped after the Cartum shop at {host} failed a request through all its retries; run it again later.",
                     failure_type=FailureType.transient_error,
@@ -200,7 +201,7 @@ class SourceCartum(YamlDeclarativeSource):
         if self._url_error is not None:
             raise self._url_error
         # A full refresh of users ignores the saved state: nothing is dropped then.
-        guard = _CursorGuard(self._cartum_config or config, self._saved if self._users_incremental else {}, self._session)
+        guard = _CursorGuard(self._cartum_config or config, self._saved if self._users_incremental else {}, self._shared)
         for message in super().read(logger, config, catalog, state):
             if message.type == Type.RECORD and message.record is not None:
                 if not guard.keep(message.record.stream, message.record.data):
@@ -255,7 +256,7 @@ class _CursorGuard:
     in the future). Both are asked for again by the next sync (`from` = the cursor's second) and
     not emitted again while their registration is unchanged."""
 
-    def __init__(self, config: Mapping[str, Any], saved: Mapping[str, Mapping[str, Any]], session: components.CartumSession) -> None:
+    def __init__(self, config: Mapping[str, Any], saved: Mapping[str, Mapping[str, Any]], session: components.SourceShared) -> None:
         self.zone = components.shop_zone(config)
         self.session = session
         session.reset_answer_dates()

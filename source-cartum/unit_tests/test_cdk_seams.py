@@ -21,7 +21,7 @@ from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer impo
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from source_cartum import components
-from source_cartum.components import CDK_SEAMS, CartumSession, CartumSessionAuthenticator, bound_session
+from source_cartum.components import CDK_SEAMS, CartumSessionAuthenticator, SourceShared, bound_to_source
 from source_cartum.source import _own_components
 
 CDK = version("airbyte-cdk")
@@ -72,11 +72,12 @@ def test_the_session_takes_the_cdk_login_over_and_owns_its_token() -> None:
     cdk_session = _build_cdk_session(_config())
     cdk_provider = _walk(cdk_session)["SessionTokenProvider"]
     assert isinstance(cdk_provider, SessionTokenProvider), f"airbyte-cdk {CDK}: {type(cdk_provider).__name__}"
-    session = CartumSession()
-    with bound_session(session):
+    shared = SourceShared()
+    with bound_to_source(shared):
         authenticator = CartumSessionAuthenticator(session=cdk_session, config=_config(), parameters={})
+    session = shared.login
     assert isinstance(session, TokenProvider)
-    assert authenticator._shared is session
+    assert authenticator._session is session
     assert cdk_session.token_provider.session_token_provider is session  # the CDK's provider is out of the way
     login_requester, token_path, expiration, _decoder = session._login
     assert login_requester is cdk_provider.login_requester
@@ -86,8 +87,9 @@ def test_the_session_takes_the_cdk_login_over_and_owns_its_token() -> None:
 def test_the_session_logs_in_once_through_the_cdk_requester(cartum: Any) -> None:
     """With the real CDK objects: one login for two streams, the token in the body."""
     config = _config(cartum.url)
-    session = CartumSession()
-    with bound_session(session):
+    shared = SourceShared()
+    session = shared.login
+    with bound_to_source(shared):
         users = CartumSessionAuthenticator(session=_build_cdk_session(config), config=config, parameters={})
         orders = CartumSessionAuthenticator(session=_build_cdk_session(config), config=config, parameters={})
     body = users.get_request_body_json()

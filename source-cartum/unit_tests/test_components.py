@@ -23,9 +23,9 @@ from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_cartum import components
 from source_cartum.components import (
-    CartumSession,
     CartumSessionAuthenticator,
-    bound_session,
+    SourceShared,
+    bound_to_source,
     ProgressOffsetIncrement,
     ShopLocalDatetime,
     UsersCursorStateMigration,
@@ -140,14 +140,14 @@ def prepared(body: dict[str, Any]) -> requests.PreparedRequest:
 
 def test_streams_of_one_source_share_one_login() -> None:
     config: dict[str, Any] = {"shop_url": "http://127.0.0.1"}
-    session = CartumSession()  # what a SourceCartum holds and binds while the CDK builds its streams
-    with bound_session(session):
+    shared = SourceShared()  # what a SourceCartum holds and binds while the CDK builds its streams
+    with bound_to_source(shared):
         users, orders = make_auth(config), make_auth(config)
     assert users.get_request_body_json() == orders.get_request_body_json()
-    assert session.logins == 1 and users._shared is orders._shared is session
+    assert shared.login.logins == 1 and users._session is orders._session is shared.login
     other = make_auth({"shop_url": "http://127.0.0.1"})  # built outside a source (the Builder): its own session
     other.get_request_body_json()
-    assert other._shared is not users._shared and other._shared.logins == 1
+    assert other._session is not users._session and other._session.logins == 1
 
 
 def test_outside_a_source_the_authenticator_checks_the_shop_url_itself() -> None:
@@ -158,7 +158,7 @@ def test_outside_a_source_the_authenticator_checks_the_shop_url_itself() -> None
             make_auth({"shop_url": url})
         assert err.value.failure_type == FailureType.config_error and "shop_url" in err.value.message
         assert "Pw-In-Url" not in err.value.message
-    with bound_session(CartumSession()):
+    with bound_to_source(SourceShared()):
         make_auth({"shop_url": "http://shop.example.com"})  # SourceCartum checks it (check answers FAILED)
 
 
@@ -169,7 +169,7 @@ def test_forced_relogin_swaps_the_stale_token_in_the_retried_body() -> None:
     fresh = prepared({"token": old, "offset": 0})
     auth.refresh_and_set_access_token()
     auth.refresh_and_set_access_token()  # a second worker rejected with the same old token
-    assert auth._shared.logins == 2  # the first login and one forced re-login
+    assert auth._session.logins == 2  # the first login and one forced re-login
     new = auth.token
     assert new != old
     auth(request)
@@ -188,7 +188,7 @@ def test_relogin_after_the_grace_period_logs_in_again() -> None:
     auth.get_request_body_json()
     auth.refresh_and_set_access_token()
     auth.refresh_and_set_access_token()
-    assert auth._shared.logins == 3
+    assert auth._session.logins == 3
 
 
 # ---- pagination --------------------------------------------------------------------------
