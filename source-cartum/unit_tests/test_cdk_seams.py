@@ -97,3 +97,24 @@ def test_the_session_logs_in_once_through_the_cdk_requester(cartum: Any) -> None
     assert session.logins == 1 and cartum.log.count(function="auth") == 1
     users.refresh_and_set_access_token()
     assert orders.get_request_body_json()["token"] != body["token"] and session.logins == 2
+
+
+def test_a_moved_attribute_stops_the_connector_with_the_cdk_version_and_its_name() -> None:
+    """At run time too: a CDK whose SessionTokenProvider lost a field fails at start-up with a
+    message naming the installed version and the attribute, never a bare AttributeError mid-sync."""
+    from airbyte_cdk.models import FailureType
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+    cdk_session = _build_cdk_session(_config())
+    provider = cdk_session.token_provider.session_token_provider
+
+    class Moved:  # the CDK's provider without `decoder`
+        login_requester = provider.login_requester
+        session_token_path = provider.session_token_path
+        expiration_duration = provider.expiration_duration
+
+    cdk_session.token_provider.session_token_provider = Moved()
+    with pytest.raises(AirbyteTracedException) as err, bound_to_source(SourceShared()):
+        CartumSessionAuthenticator(session=cdk_session, config=_config(), parameters={})
+    assert err.value.failure_type == FailureType.system_error
+    assert f"airbyte-cdk {CDK}" in err.value.message and "SessionTokenProvider.decoder" in err.value.message
