@@ -95,7 +95,7 @@ def as_emitted(value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize("stream,key", [("users", "id"), ("customer_groups", "id"), ("orders", "order_id")])
+@pytest.mark.parametrize("stream,key", [("users", "id"), ("customer_groups", "id"), ("price_levels", "id"), ("orders", "order_id")])
 def test_builder_test_read_with_injected_components_gives_the_packaged_records(
     stream: str, key: str, builder_modules: None, cartum_factory: Any, sync: Any
 ) -> None:
