@@ -35,7 +35,7 @@ def run_sync(
     fail: bool = False,
 ) -> EntrypointOutput:
     """One `read` through the CDK entrypoint, in this process (no interpreter start-up)."""
-    config = copy.deepcopy(config)  # a fresh config object: no login shared with an earlier sync
+    config = copy.deepcopy(config)  # a fresh config object per sync (each source holds its own login)
     configured = catalog(streams, mode)
     state_messages = [AirbyteStateMessageSerializer.load(s) for s in state] if state else None
     source = SourceCartum(catalog=configured, config=config, state=state_messages)
