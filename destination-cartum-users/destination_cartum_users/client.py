@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Any, Optional, Union
 
 import requests
 from airbyte_cdk.models import FailureType

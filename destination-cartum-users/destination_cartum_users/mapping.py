@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from destination_common import MappingError, MappingRegistry, field_templates, get_path
 
@@ -27,6 +28,9 @@ COUNTRY_NAMES = {
 }
 
 CARTUM_FIELDS = ("title", "email", "phone", "country", "city", "address", "note")
+# taken as they are (validation reports a wrong type)
+PASSED_FIELDS = ("discount_card", "newsletter_subscription", "customer_group_id", "balance", "balance_currency",
+                 "site_link", "company", "role")
 # Nested fields of the shapes this project produces (UPgates customer, Cartum user, product
 # prices). A warehouse, or PyAirbyte's DuckDB cache, hands them back as JSON text (issue 12.5).
 NESTED_FIELDS = ("login", "communication", "addresses", "company", "groups", "metas", "manager",
@@ -47,15 +51,23 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _may_be_json(value: Any) -> bool:
+    """Whether `_json_value` could decode `value` (cheap test: a text that starts with { or [)."""
+    return isinstance(value, str) and value.lstrip()[:1] in ("{", "[")
+
+
 def decode_nested(record: Mapping[str, Any]) -> Mapping[str, Any]:
     """The record with its known nested fields (and their direct children) decoded from JSON
     text; the record itself when nothing needed decoding. Other strings are never touched
-    (a note "[VIP]" stays text)."""
+    (a note "[VIP]" stays text). (Runs for every record: an object whose children hold no
+    JSON text is not copied.)"""
     changed: dict[str, Any] = {}
     for name in NESTED_FIELDS:
         value = record.get(name)
+        if value is None:
+            continue
         decoded = _json_value(value)
-        if isinstance(decoded, dict):
+        if isinstance(decoded, dict) and any(_may_be_json(v) for v in decoded.values()):
             inner = {k: _json_value(v) for k, v in decoded.items()}
             if any(inner[k] is not decoded[k] for k in inner):
                 decoded = inner
@@ -79,15 +91,15 @@ def cartum_user(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict
 
     def mapper(record: Mapping[str, Any]) -> dict:
         out: dict[str, Any] = {}
+        get = record.get
         for name in CARTUM_FIELDS:
-            if record.get(name) is not None:
-                out[name] = _text(record[name])
-        for name in ("discount_card", "newsletter_subscription"):
-            if record.get(name) is not None:
-                out[name] = record[name]
-        for name in ("customer_group_id", "balance", "balance_currency", "site_link", "company", "role"):
-            if record.get(name) is not None:
-                out[name] = record[name]
+            value = get(name)
+            if value is not None:
+                out[name] = value.strip() if type(value) is str else _text(value)
+        for name in PASSED_FIELDS:
+            value = get(name)
+            if value is not None:
+                out[name] = value
         manager = record.get("manager")
         if isinstance(manager, Mapping) and manager.get("id") is not None:
             out["manager_id"] = manager["id"]
@@ -195,10 +207,9 @@ def build_mapper(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dic
         spec=connector_spec(),
     )
 
-    def mapper(record: Mapping[str, Any]) -> dict:
-        if not isinstance(record, Mapping):
-            raise MappingError("the record is not an object")
-        out = inner(decode_nested(record))
+    def map_decoded(record: Mapping[str, Any]) -> dict:
+        """The mapping of a record `decode_nested` already decoded."""
+        out = inner(record)
         if not b2b:
             for key in B2B_KEYS:
                 out.pop(key, None)
@@ -206,4 +217,11 @@ def build_mapper(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dic
             out["email"] = out["email"].strip()
         return out
 
+    def mapper(record: Mapping[str, Any]) -> dict:
+        if not isinstance(record, Mapping):
+            raise MappingError("the record is not an object")
+        return map_decoded(decode_nested(record))
+
+    # the users handler decodes each record once for the mapping and its phone policy
+    mapper.map_decoded = map_decoded  # type: ignore[attr-defined]
     return mapper

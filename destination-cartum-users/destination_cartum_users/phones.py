@@ -14,11 +14,25 @@ Only the policy lives here; `normalise_phone` and `region_for_country` are the c
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any, Optional
 
-from destination_common import INVALID_PHONE_CHOICES, Reject, config_error, get_path, normalise_phone, region_for_country
+from destination_common import INVALID_PHONE_CHOICES, Reject, config_error, normalise_phone, region_for_country
 
 COUNTRY_PATHS = ("addresses.billing.country_id", "addresses.delivery.country_id", "country_id", "country")
+_COUNTRY_STEPS = tuple(tuple(path.split(".")) for path in COUNTRY_PATHS)
+
+
+def _at(record: Mapping[str, Any], steps: tuple[str, ...]) -> Any:
+    """`get_path(record, path)` for a path of object keys (no list indexes), without splitting
+    the path for every record."""
+    cur: Any = record
+    for step in steps:
+        if isinstance(cur, Mapping) and step in cur:
+            cur = cur[step]
+        else:
+            return None
+    return cur
 
 
 def phone_policy(config: Mapping[str, Any]) -> "PhonePolicy":
@@ -50,8 +64,9 @@ class PhonePolicy:
         self.dropped = 0
 
     def region_of(self, payload: Mapping[str, Any], record: Mapping[str, Any]) -> Optional[str]:
-        for path in COUNTRY_PATHS:
-            value = get_path(record, path, None) if isinstance(record, Mapping) else None
+        is_mapping = isinstance(record, Mapping)
+        for steps in _COUNTRY_STEPS:
+            value = _at(record, steps) if is_mapping else None
             if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
                 region = region_for_country(value)
                 if region:

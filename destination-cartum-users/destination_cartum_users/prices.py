@@ -11,7 +11,8 @@ be sent. Nothing else of catalog/import is documented by the seeds, so nothing e
 from __future__ import annotations
 
 import re
-from typing import Any, Collection, Mapping, Optional
+from collections.abc import Collection, Mapping
+from typing import Any, Optional
 
 from destination_common import MappingError, Reject
 

@@ -6,7 +6,8 @@ seeds 000/001 and API-NOTES §2)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Collection, Mapping, Optional
+from collections.abc import Collection, Mapping
+from typing import Any, Optional
 
 from destination_common import Reject, is_email, is_iso_date
 

@@ -8,7 +8,8 @@ import logging
 import threading
 import time
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 import requests

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any, Callable, Collection, Iterable, Mapping, Optional, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Optional
 
 from destination_common import BatchRefused, Item, Outcome, Reject, StreamHandler, config_error, system_error
 

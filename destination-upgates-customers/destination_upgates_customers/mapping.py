@@ -9,7 +9,8 @@ Template targets: `email`, `newsletter_accept`, `metas.<custom-field key>`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from destination_common import MappingRegistry, field_templates, get_path
 

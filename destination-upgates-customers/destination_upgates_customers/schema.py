@@ -5,7 +5,8 @@ cannot succeed is rejected without a request)."""
 
 from __future__ import annotations
 
-from typing import Any, Collection, Iterable, Mapping, Optional
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Optional
 
 from destination_common import Reject, is_email
 
