@@ -18,9 +18,12 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common import HttpClient, add_basic_secret, check_url, config_error, transient_error
 
+from destination_upgates_customers.version import __version__
+
 logger = logging.getLogger("airbyte")
 
-VERSION = "0.1.0"
+VERSION = __version__  # the package's (pyproject.toml's), in the User-Agent
+USER_AGENT = f"airbyte-destination-upgates-customers/{VERSION}"
 # 429s in a row for one request before giving up (concurrency refusals with short waits)
 MAX_RATE_LIMIT_RETRIES = 8
 
@@ -105,7 +108,7 @@ class UpgatesClient:
             backoff_base=float(config.get("http_backoff_seconds", 2)),
             retry_statuses=set(),  # 429 is handled here (HTTP-date Retry-After, quotas)
             service=f"UPgates API at {self.base}",
-            user_agent=f"airbyte-destination-upgates-customers/{VERSION}",
+            user_agent=USER_AGENT,
         )
         self.http.session.auth = (self.login, api_key)
         self.max_wait = max(0.0, float(config.get("max_rate_limit_wait_seconds", 60)))
