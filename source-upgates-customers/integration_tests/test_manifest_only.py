@@ -4,7 +4,7 @@ manifest and components.py, injected in the config or as files) refuses to read 
 before any customers request, with a config_error naming what to run instead, and exit code 1.
 Without the refusal it read one page (100 of 250 customers), no state, and exited 0.
 
-The packaged connector reads the same manifest through source.py (see test_console_script.py).
+The packaged connector reads the same manifest through source.py (see test_sync.py).
 """
 
 from __future__ import annotations
