@@ -4,6 +4,7 @@ shop's maximum per request, plan a dry run with read-only lookups."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -22,6 +23,17 @@ PATH = "customers"
 DOCUMENTED_MAX = 100
 LIMIT_RE = re.compile(r"(?:at most|maximum|max\.?|limit(?: is)?|more than)\D{0,12}(\d+)", re.I)
 EMAIL_FIELDS = ("login.email", "email", "both")
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def encode_body(body: Any) -> Optional[bytes]:
+    """`body` as requests' own `json=` encodes it (the standard json module, `allow_nan=False`,
+    default separators, ASCII escapes, UTF-8): the request stays byte for byte the same. None
+    when encoding refuses it (the caller then passes `json=` and requests reports it as always)."""
+    try:
+        return json.dumps(body, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):
+        return None
 
 
 class CustomersPutHandler(StreamHandler):
@@ -52,6 +64,9 @@ class CustomersPutHandler(StreamHandler):
         self._whole_list = False
         self._list_pages: Optional[int] = None
         self.lookup_requests = 0
+        # prepare(): the PUT body of a batch handed to the workers, encoded in the main thread while
+        # the request before it is in flight; _put() of the same list takes it (id -> (items, bytes))
+        self._prepared: dict[int, tuple[Sequence[Item], bytes]] = {}
 
     # ---- per record ---------------------------------------------------------------------
     def map(self, data: Mapping[str, Any]) -> dict:
@@ -130,14 +145,34 @@ class CustomersPutHandler(StreamHandler):
                         "unknown_meta_key", f"the shop refused the custom field '{refused[0]}' earlier in this sync"
                     )
         if doomed:
+            with self._lock:
+                self._prepared.pop(id(items), None)  # encoded with the doomed items: not sent
             rest = [item for n, item in enumerate(items) if n not in doomed]
             sent = iter(self._put(rest) if rest else [])
             return [doomed[n] if n in doomed else next(sent) for n in range(len(items))]
         return self._put(items)
 
+    def prepare(self, items: Sequence[Item]) -> None:
+        """Encode the PUT body now (main thread, off the path between one answer and the next
+        request); _put() of this very list uses it. A batch send() trims (a custom field the
+        shop refused meanwhile), halves and retries encode their own."""
+        data = encode_body({"customers": [self.body_of(i.payload) for i in items]})
+        if data is not None:
+            with self._lock:
+                self._prepared[id(items)] = (items, data)
+
     def _put(self, items: Sequence[Item]) -> list[Outcome]:
-        body = {"customers": [self.body_of(i.payload) for i in items]}
-        response = self.client.request("PUT", PATH, what="PUT customers", json=body)
+        with self._lock:
+            prepared = self._prepared.pop(id(items), None)
+        if prepared is not None and prepared[0] is items:
+            data: Optional[bytes] = prepared[1]
+        else:
+            data = encode_body({"customers": [self.body_of(i.payload) for i in items]})
+        if data is not None:
+            response = self.client.request("PUT", PATH, what="PUT customers", data=data, headers=JSON_HEADERS)
+        else:
+            body = {"customers": [self.body_of(i.payload) for i in items]}
+            response = self.client.request("PUT", PATH, what="PUT customers", json=body)
         status = response.status_code
         answer = json_of(response)
         text = messages_text(answer) or (response.text or "")[:200]
