@@ -91,3 +91,19 @@ def test_users_handler_maps_as_the_mapper_and_policy_did(config, record):
     PhonePolicy({}).apply(expected, decode_nested(record), lambda *a: notes.append(a))
     assert handler.map(record) == expected
     assert handler.take_notes() == notes
+
+
+def test_the_console_script_keeps_its_start_up_out_of_full_collections(monkeypatch):
+    import gc
+
+    from destination_cartum_users import run as run_module
+
+    seen = []
+    monkeypatch.setattr(run_module.DestinationCartumUsers, "run", lambda self, args: seen.append(gc.get_freeze_count()))
+    monkeypatch.setattr(run_module.sys, "argv", ["destination-cartum-users", "spec"])
+    gc.unfreeze()
+    try:
+        run_module.run()
+    finally:
+        gc.unfreeze()
+    assert seen and seen[0] > 10_000  # the CDK and its models, frozen before the command runs
