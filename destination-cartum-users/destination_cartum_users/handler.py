@@ -26,6 +26,17 @@ LIMIT_RE = re.compile(r"(?:at most|maximum|max\.?|limit(?: is)?)\D{0,12}(\d+)", 
 logger = logging.getLogger("airbyte")
 
 
+# Prepared bodies kept at most: more than the batches that can be in flight and queued
+# (max_concurrent_requests is at most 8, plus one queued); a batch that was prepared and then
+# never sent whole (the sync stopped; a limit learnt meanwhile sliced it) is forgotten here.
+MAX_PREPARED = 16
+
+
+def _forget_oldest(prepared: dict) -> None:
+    while len(prepared) > MAX_PREPARED:
+        del prepared[next(iter(prepared))]
+
+
 def parse_entry(entry: Any) -> tuple[int, str]:
     """One `response.log[i]`: the nested seed shape `{"info": [{code, message}, ...]}` or the
     flat `{code, message}`. Returns the deciding code (the lowest non-zero code, so a missing
@@ -115,10 +126,13 @@ class ImportHandler(StreamHandler):
     def prepare(self, items: Sequence[Item]) -> None:
         """Encode the request's list now (main thread, off the path between one answer and the
         next request); send() of this very list uses it. Halves and retries encode their own."""
+        if self.max_batch is not None and len(items) > self.max_batch:
+            return  # the core slices it to the learnt limit: send() gets other lists
         body = EncodedBody.of(self.list_key, [i.payload for i in items])
         if body is not None:
             with self._lock:
                 self._prepared[id(items)] = (items, body)
+                _forget_oldest(self._prepared)
 
     def _body(self, items: Sequence[Item]) -> Any:
         """The request body for `items`: what prepare() encoded for this list, else encoded now

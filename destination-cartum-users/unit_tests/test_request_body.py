@@ -98,3 +98,17 @@ def test_version_is_pyprojects_and_in_the_user_agent():
     assert USER_AGENT == f"airbyte-destination-cartum-users/{__version__}"
     client = CartumClient({"shop_url": "http://127.0.0.1:9"})
     assert client.http.session.headers["User-Agent"] == USER_AGENT
+
+
+def test_prepared_bodies_stay_bounded_and_a_batch_over_the_learnt_limit_is_not_prepared():
+    from destination_cartum_users.handler import MAX_PREPARED
+
+    handler = UsersImportHandler(RecordingClient(), dict)
+    batches = [items(2, start=10 * n) for n in range(MAX_PREPARED + 5)]  # prepared, never sent (a stopped sync)
+    for batch in batches:
+        handler.prepare(batch)
+    assert list(handler._prepared) == [id(b) for b in batches[-MAX_PREPARED:]]
+    handler._prepared.clear()
+    handler.learn_limit(1, "test")
+    handler.prepare(items(2))
+    assert handler._prepared == {}

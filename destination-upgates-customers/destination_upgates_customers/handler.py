@@ -18,6 +18,17 @@ from destination_upgates_customers.schema import NEWSLETTER_VALUES, validate
 
 logger = logging.getLogger("airbyte")
 
+
+# Prepared bodies kept at most: more than the batches that can be in flight and queued
+# (max_concurrent_requests is at most 8, plus one queued); a batch that was prepared and then
+# never sent whole (the sync stopped; a limit learnt meanwhile sliced it) is forgotten here.
+MAX_PREPARED = 16
+
+
+def _forget_oldest(prepared: dict) -> None:
+    while len(prepared) > MAX_PREPARED:
+        del prepared[next(iter(prepared))]
+
 PATH = "customers"
 # The API documents 413 for "more than 100 items" (API-NOTES §1).
 DOCUMENTED_MAX = 100
@@ -156,10 +167,13 @@ class CustomersPutHandler(StreamHandler):
         """Encode the PUT body now (main thread, off the path between one answer and the next
         request); _put() of this very list uses it. A batch send() trims (a custom field the
         shop refused meanwhile), halves and retries encode their own."""
+        if self.max_batch is not None and len(items) > self.max_batch:
+            return  # the core slices it to the learnt limit: _put() gets other lists
         data = encode_body({"customers": [self.body_of(i.payload) for i in items]})
         if data is not None:
             with self._lock:
                 self._prepared[id(items)] = (items, data)
+                _forget_oldest(self._prepared)
 
     def _put(self, items: Sequence[Item]) -> list[Outcome]:
         with self._lock:

@@ -90,3 +90,17 @@ def test_a_body_json_cannot_hold_is_sent_with_json_as_before():
     assert handler._prepared == {}
     handler.send(batch)
     assert "json" in client.calls[-1] and "data" not in client.calls[-1]
+
+
+def test_prepared_bodies_stay_bounded_and_a_batch_over_the_learnt_limit_is_not_prepared():
+    from destination_upgates_customers.handler import MAX_PREPARED
+
+    handler = CustomersPutHandler(client=RecordingClient(), mapper=dict)  # type: ignore[arg-type]
+    batches = [[item(f"u{n}-{i}@x.cz") for i in range(2)] for n in range(MAX_PREPARED + 5)]
+    for batch in batches:
+        handler.prepare(batch)
+    assert list(handler._prepared) == [id(b) for b in batches[-MAX_PREPARED:]]
+    handler._prepared.clear()
+    handler.learn_limit(1, "test")
+    handler.prepare([item("a@x.cz"), item("b@x.cz")])
+    assert handler._prepared == {}
