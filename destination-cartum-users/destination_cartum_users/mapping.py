@@ -8,7 +8,7 @@ from importlib import resources
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from destination_common import MappingError, MappingRegistry, field_templates, get_path
+from destination_common import MappingError, MappingRegistry, field_templates
 
 from destination_cartum_users.schema import B2B_KEYS, template_types
 
@@ -126,6 +126,31 @@ def _group_keys(groups: Any) -> list[str]:
     return keys
 
 
+def _steps(path: str) -> tuple[str, ...]:
+    steps = tuple(path.split("."))
+    assert not any(step.isdigit() for step in steps), path  # object keys only: see _at
+    return steps
+
+
+def _at(record: Any, steps: tuple[str, ...]) -> Any:
+    """`get_path(record, path)` for a path of object keys (no list indexes), split once
+    instead of for every record."""
+    cur = record
+    for step in steps:
+        if isinstance(cur, Mapping) and step in cur:
+            cur = cur[step]
+        else:
+            return None
+    return cur
+
+
+COMPANY_NAME = _steps("company.name")
+LOGIN_EMAIL = _steps("login.email")
+COMMUNICATION_PHONE = _steps("communication.phone")
+BILLING_COUNTRY = _steps("addresses.billing.country_id")
+BILLING_TEXTS = (("city", _steps("addresses.billing.city")), ("address", _steps("addresses.billing.street")))
+
+
 def upgates_customer(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict]:
     mapping = config.get("mapping") or {}
     table = [
@@ -138,7 +163,7 @@ def upgates_customer(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]],
 
     def mapper(record: Mapping[str, Any]) -> dict:
         out: dict[str, Any] = {}
-        company = _text(get_path(record, "company.name")) or ""
+        company = _text(_at(record, COMPANY_NAME)) or ""
         names = " ".join(p for p in (_text(record.get("firstname")) or "", _text(record.get("surname")) or "") if p)
         if record.get("type") == "company" and company:
             title = company
@@ -146,17 +171,17 @@ def upgates_customer(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]],
             title = names or company
         if title:
             out["title"] = title
-        email = _text(get_path(record, "login.email")) or _text(record.get("email"))
+        email = _text(_at(record, LOGIN_EMAIL)) or _text(record.get("email"))
         if email:
             out["email"] = email
-        phone = _text(get_path(record, "communication.phone"))
+        phone = _text(_at(record, COMMUNICATION_PHONE))
         if phone:
             out["phone"] = phone
-        code = get_path(record, "addresses.billing.country_id")
+        code = _at(record, BILLING_COUNTRY)
         if code:
             out["country"] = countries.get(str(code).upper(), str(code))
-        for target, path in (("city", "addresses.billing.city"), ("address", "addresses.billing.street")):
-            value = _text(get_path(record, path))
+        for target, steps in BILLING_TEXTS:
+            value = _text(_at(record, steps))
             if value:
                 out[target] = value
         accept = record.get("newsletter_accept")

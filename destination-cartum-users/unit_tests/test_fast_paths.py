@@ -107,3 +107,22 @@ def test_the_console_script_keeps_its_start_up_out_of_full_collections(monkeypat
     finally:
         gc.unfreeze()
     assert seen and seen[0] > 10_000  # the CDK and its models, frozen before the command runs
+
+
+@pytest.mark.parametrize("record", [
+    {"company": {"name": " ACME "}, "login": {"email": "a@b.cz"}, "communication": {"phone": 420777123456},
+     "addresses": {"billing": {"country_id": "CZ", "city": "Brno", "street": "Hlavní 1"}}},
+    {"company": None, "login": ["a@b.cz"], "communication": "text", "addresses": {"billing": None}},
+    {"addresses": {"billing": [{"country_id": "SK"}]}, "login": {"email": None}},
+    {},
+])
+def test_pre_split_paths_read_what_get_path_reads(record):
+    from destination_common import get_path
+    from destination_cartum_users import mapping, phones
+
+    paths = ["company.name", "login.email", "communication.phone", "addresses.billing.country_id",
+             "addresses.billing.city", "addresses.billing.street", "addresses.delivery.country_id", "country_id", "country"]
+    for path in paths:
+        steps = tuple(path.split("."))
+        assert mapping._at(record, steps) == get_path(record, path)
+        assert phones._at(record, steps) == get_path(record, path)
