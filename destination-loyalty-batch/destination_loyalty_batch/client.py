@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import quote, quote_plus
 
 import requests
+from requests.models import RequestEncodingMixin
 
 from destination_common import HttpClient, TransientResponse, add_secret, check_url, config_error, redact
 
@@ -29,6 +30,7 @@ CONFIG_ERRORS = re.compile(
     r"campaign|header|delimiter|overwrite_duplicates|card_number_generate|API version|unknown type",
     re.IGNORECASE,
 )
+FORM = "application/x-www-form-urlencoded"
 LINE_ERROR = re.compile(r"^\s*line\s+\d+", re.IGNORECASE)
 MAX_LINES = re.compile(r"too many lines.*?maximum\D*(\d+)", re.IGNORECASE | re.S)
 
@@ -96,6 +98,11 @@ class LoyaltyClient:
         out.update(fields)
         return out
 
+    def encode_form(self, kind: str, fields: Mapping[str, Any], api: str = API_VERSION) -> str:
+        """The request body of `call(kind, fields)`, byte for byte what requests makes of the form
+        (`data=` a dict), so a handler can encode it ahead of the call (prepare())."""
+        return RequestEncodingMixin._encode_params(self.form(kind, fields, api))
+
     def scrub(self, text: Any, secrets: Iterable[Any] = ()) -> str:
         """Text fit for a log line: the API key and `secrets` (a batch's passwords and PINs, from 4
         characters: a shorter one would mask line numbers and counts) masked raw and URL-encoded,
@@ -108,8 +115,17 @@ class LoyaltyClient:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(self.scrub(f"{what}: raw answer (first 2000 characters, secrets masked): {raw[:2000]!r}", secrets))
 
-    def call(self, kind: str, fields: Mapping[str, Any], *, api: str = API_VERSION, secrets: Iterable[Any] = ()) -> Reply:
-        """One call; returns a success Reply, raises ApiError on status="error", a config_error
+    def call(
+        self,
+        kind: str,
+        fields: Optional[Mapping[str, Any]],
+        *,
+        api: str = API_VERSION,
+        secrets: Iterable[Any] = (),
+        body: Optional[str] = None,
+    ) -> Reply:
+        """One call (`body`: the form already encoded by `encode_form(kind, fields, api)`, then
+        `fields` is not used); returns a success Reply, raises ApiError on status="error", a config_error
         AirbyteTracedException on a 4xx, a transient_error one when retries run out (5xx,
         timeouts, dropped connections and unreadable answers are retried). `secrets`: values of
         the request (passwords, PINs) that a log line must never show."""
@@ -129,9 +145,12 @@ class LoyaltyClient:
             holder["reply"] = reply
 
         headers = {"api_access_key": self.api_key} if self.key_in_header else None
-        response = self.http.request(
-            "POST", self.url, what=kind, validate=check, data=self.form(kind, fields, api), headers=headers
-        )
+        if body is None:
+            data: Any = self.form(kind, fields or {}, api)
+        else:
+            data = body
+            headers = {**(headers or {}), "Content-Type": FORM}  # what requests sets for a dict, not for a text
+        response = self.http.request("POST", self.url, what=kind, validate=check, data=data, headers=headers)
         if response.status_code in (413, 414):
             # The request is too large: a smaller batch can pass, so this is a batch refusal.
             raise ApiError(f"HTTP {response.status_code}: the request is too large for the platform", parse_reply(""))

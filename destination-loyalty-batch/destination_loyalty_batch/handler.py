@@ -29,10 +29,21 @@ from destination_loyalty_batch.dry_run import DRY_RUN_LOOKUPS, LookupBudget
 from destination_loyalty_batch.generated_ids import GeneratedIds
 from destination_loyalty_batch.mapping import CustomFields, resolve_custom_fields
 from destination_loyalty_batch.masking import SECRET_FIELDS, _secret_keys
-from destination_loyalty_batch.rows import DELIMITERS, clean_value, header_params, header_sort_key, normalise_date, plan_requests
+from destination_loyalty_batch.rows import (
+    DELIMITERS,
+    clean_text,
+    clean_value,
+    header_params,
+    header_sort_key,
+    normalise_date,
+    plan_requests,
+)
 from destination_loyalty_batch.stats import LoyaltyStats
 
 logger = logging.getLogger("airbyte")
+
+
+_DELIMITER_CHARS = tuple(DELIMITERS.values())
 
 
 class LoyaltyHandler(StreamHandler):
@@ -77,6 +88,7 @@ class LoyaltyHandler(StreamHandler):
         self.lock = self.stats.lock
         # append_dedup: a later record with the same code replaces an earlier one in a batch.
         self.dedupe = mode == "update"
+        self._field_orders: dict[tuple[str, ...], tuple[str, ...]] = {}  # batch_group(): key order → field set
 
     def summary(self) -> Optional[str]:
         """The "Loyalty summary" line, logged by the core after its "Write summary" (every
@@ -97,10 +109,11 @@ class LoyaltyHandler(StreamHandler):
         out: dict[str, str] = {}
         breaks = 0
         for name, value in customer.items():
-            cleaned = clean_value(value)
-            breaks += cleaned.line_breaks
-            if cleaned.value != "":  # an empty value is "not given": never sent as a blank
-                out[name] = cleaned.value
+            text, n = clean_text(value)
+            if n:
+                breaks += n
+            if text != "":  # an empty value is "not given": never sent as a blank
+                out[name] = text
         if breaks:
             self.stats.add(line_breaks=breaks, records_with_line_breaks=1)
         if "phone" in out:
@@ -150,12 +163,15 @@ class LoyaltyHandler(StreamHandler):
     def validate(self, payload: dict[str, str]) -> None:
         if not payload or set(payload) <= {"auto_add"}:
             raise Reject("empty", "the record maps to no customer field")
-        if not any(all(char not in v for v in payload.values()) for char in DELIMITERS.values()):
+        # every value in one text, joined by NUL (no delimiter): a delimiter no value contains
+        # is one that is not in the text
+        text = "\0".join(payload.values())
+        if all(char in text for char in _DELIMITER_CHARS):
             raise Reject(
                 "delimiters",
                 "its values contain a pipe, a comma and a tab: no delimiter the API offers can carry them without corrupting the row",
             )
-        self.stats.add(records_to_send=1)
+        self.stats.to_send()
 
     def batch_group(self, payload: Mapping[str, str]) -> Optional[Hashable]:
         """Update mode with keep_existing: the set of fields the record carries (records of one
@@ -163,8 +179,14 @@ class LoyaltyHandler(StreamHandler):
         per input window; None: no grouping needed."""
         if not self.group_by_fields:
             return None
-        fields = tuple(sorted(payload, key=header_sort_key))
-        self.stats.field_set(fields)
+        # the mapping gives the same keys in the same order to most records: sort each order once
+        order = tuple(payload)
+        fields = self._field_orders.get(order)
+        if fields is None:
+            fields = tuple(sorted(order, key=header_sort_key))
+            if len(self._field_orders) < 10_000:  # bounded, as the summary's field sets
+                self._field_orders[order] = fields
+            self.stats.field_set(fields)
         return fields
 
     # ---- secrets of the customers --------------------------------------------------------
@@ -250,6 +272,8 @@ class LoyaltyHandler(StreamHandler):
         """The batch's request plans (rows grouped and encoded), made in the loop's main thread
         while the request before is in flight; `send()` of the same items takes them."""
         plans = plan_requests([item.payload for item in items], self.delimiter, group_by_fields=self.group_by_fields)
+        for plan in plans:  # the request bodies too: nothing left to encode between an answer and the next request
+            plan.body = self.client.encode_form("customers_batch", self.form(plan))
         with self.lock:
             prepared = self.__dict__.setdefault("_prepared", deque())
             prepared.append((tuple(items), plans))
@@ -316,7 +340,10 @@ class LoyaltyHandler(StreamHandler):
         n = len(plan.indexes)
         self.stats.add(requests=1)
         try:
-            reply = self.client.call("customers_batch", self.form(plan), secrets=secrets)
+            if plan.body is not None:  # encoded by prepare(), from this same form
+                reply = self.client.call("customers_batch", self.form(plan), body=plan.body, secrets=secrets)
+            else:
+                reply = self.client.call("customers_batch", self.form(plan), secrets=secrets)
         except ApiError as err:
             if is_config_error(err.message):
                 raise config_error(

@@ -79,9 +79,17 @@ def clean_value(value: Any) -> Cleaned:
     """A value as the text the API gets: None → "", bool → "1"/"0", numbers as written,
     line breaks (CR, LF, CRLF and Unicode line separators) → one space each, surrounding
     white space kept off (the API strips it anyway)."""
-    if value is None:
-        return Cleaned("")
-    if isinstance(value, bool):
+    return Cleaned(*clean_text(value))
+
+
+def clean_text(value: Any) -> tuple[str, int]:
+    """`clean_value` as a (text, line breaks replaced) pair, without the Cleaned object (the
+    per-record path: every field of every record goes through it)."""
+    if value.__class__ is str:  # most values: text as given
+        text = value
+    elif value is None:
+        return "", 0
+    elif isinstance(value, bool):
         text = "1" if value else "0"
     elif isinstance(value, float) and value.is_integer():
         text = str(int(value))
@@ -90,18 +98,16 @@ def clean_value(value: Any) -> Cleaned:
     else:
         text = str(value)
     text, n = LINE_BREAKS.subn(" ", text)
-    return Cleaned(text.strip(), n)
+    return text.strip(), n
 
 
 def choose_delimiter(rows: Iterable[Mapping[str, str]], preferred: str = "pipe") -> Optional[str]:
     """The first of `preferred`, pipe, comma, tab that no value of the batch contains; None when
     every one is used (the caller splits or rejects)."""
-    used = set()
-    for row in rows:
-        for value in row.values():
-            for name, char in DELIMITERS.items():
-                if char in value:
-                    used.add(name)
+    # every value of the batch in one text, joined by NUL (no delimiter): a delimiter is in the
+    # text exactly when some value contains it
+    text = "\0".join(["\0".join(row.values()) for row in rows])
+    used = {name for name, char in DELIMITERS.items() if char in text}
     for name in [preferred] + [n for n in DELIMITERS if n != preferred]:
         if name not in used:
             return name
@@ -117,13 +123,15 @@ def encode_rows(rows: Sequence[Mapping[str, str]], headers: Sequence[str], delim
     """`profiles_data`: one line per row, values in header order joined by the delimiter,
     each line ended by `\\n`. Refuses (ValueError) a value that would corrupt its row."""
     char = DELIMITERS[delimiter]
+    joins = len(headers) - 1  # delimiters the join itself puts in a line
     lines = []
     for row in rows:
-        values = [row.get(h, "") for h in headers]
-        for v in values:
-            if char in v or LINE_BREAKS.search(v):
-                raise ValueError("a value contains the delimiter or a line break")
-        lines.append(char.join(values))
+        line = char.join([row.get(h, "") for h in headers])
+        # a value held the delimiter (the line has more than the join put in), or a line break
+        # (the delimiters are no line breaks, so a break in the line is one inside a value)
+        if line.count(char) != joins or LINE_BREAKS.search(line):
+            raise ValueError("a value contains the delimiter or a line break")
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -135,6 +143,7 @@ class Plan:
     headers: list[str]
     delimiter: str
     data: str = field(repr=False, default="")
+    body: Optional[str] = field(repr=False, default=None)  # the request's form, encoded by prepare()
 
 
 def plan_requests(rows: Sequence[Mapping[str, str]], preferred: str, *, group_by_fields: bool) -> list[Plan]:
@@ -143,9 +152,16 @@ def plan_requests(rows: Sequence[Mapping[str, str]], preferred: str, *, group_by
     it). A group whose values use every delimiter is split further by usable delimiter (rows
     that can use none are the caller's to reject before). Row order within a request is kept."""
     groups: dict[tuple[str, ...], list[int]] = {}
-    for i, row in enumerate(rows):
-        key = tuple(sorted(row, key=header_sort_key)) if group_by_fields else ()
-        groups.setdefault(key, []).append(i)
+    if group_by_fields:
+        field_sets: dict[tuple[str, ...], tuple[str, ...]] = {}  # fields as the row has them → sorted
+        for i, row in enumerate(rows):
+            fields = tuple(row)
+            key = field_sets.get(fields)
+            if key is None:
+                key = field_sets[fields] = tuple(sorted(fields, key=header_sort_key))
+            groups.setdefault(key, []).append(i)
+    else:
+        groups[()] = list(range(len(rows)))
     plans: list[Plan] = []
     for indexes in groups.values():
         pending = list(indexes)

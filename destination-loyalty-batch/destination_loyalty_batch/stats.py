@@ -16,6 +16,13 @@ class LoyaltyStats:
         self.lock = threading.RLock()
         self.batch_size = max(1, int(batch_size))
         self.field_sets: set[tuple[str, ...]] = set()  # update mode: distinct sets of fields seen (bounded)
+        # records that passed validation: counted once per record by the loop's main thread only
+        # (validate()), so a plain int (no lock) on that path; read by ideal() and line()
+        self._to_send = 0
+
+    def to_send(self) -> None:
+        """One more record to send (validate(), main thread only)."""
+        self._to_send += 1
 
     def add(self, **counts: int) -> None:
         with self.lock:
@@ -27,11 +34,12 @@ class LoyaltyStats:
                 self.field_sets.add(fields)
 
     def ideal(self) -> int:
-        return math.ceil(self.counts["records_to_send"] / self.batch_size)
+        return math.ceil(self._to_send / self.batch_size)
 
     def line(self) -> str:
         with self.lock:
             c = Counter(self.counts)
+            c["records_to_send"] = self._to_send
             sets = len(self.field_sets)
         text = (
             f"Loyalty summary: customers new {c['new']}, updated {c['updated']}, ignored {c['ignored']}, "
