@@ -8,8 +8,9 @@ import copy
 import re
 import sys
 import time
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from destination_common.errors import config_error
 from destination_common.outcomes import MappingError
