@@ -18,6 +18,8 @@ from destination_common import MappingError, MappingRegistry, config_error, fiel
 
 from destination_loyalty_batch.rows import STANDARD_FIELDS, is_header
 
+_STANDARD = frozenset(STANDARD_FIELDS)
+
 logger = logging.getLogger("airbyte")
 
 Preset = Callable[[Mapping[str, Any]], dict]
@@ -166,7 +168,7 @@ def resolve_custom_fields(customer: Mapping[str, Any], fields: Optional[CustomFi
     fields) unknown keys are dropped."""
     out: dict = {}
     for key, value in customer.items():
-        if key in STANDARD_FIELDS:
+        if key in _STANDARD:
             out[key] = value
             continue
         name = fields.resolve(key) if fields is not None else (key if is_header(key) else None)

@@ -35,18 +35,20 @@ STANDARD_FIELDS: tuple[str, ...] = (
     "customer_PIN",
     "auto_add",
 )
+_STANDARD_INDEX: dict[str, int] = {name: i for i, name in enumerate(STANDARD_FIELDS)}  # name → its place
 CUSTOM_FIELD = re.compile(r"^custom_field_(\d+)$")
 DELIMITERS: dict[str, str] = {"pipe": "|", "comma": ",", "tab": "\t"}
 LINE_BREAKS = re.compile(r"\r\n|\r|\n|\u2028|\u2029|\x0b|\x0c|\x85")
 
 
 def is_header(name: str) -> bool:
-    return name in STANDARD_FIELDS or bool(CUSTOM_FIELD.match(name))
+    return name in _STANDARD_INDEX or bool(CUSTOM_FIELD.match(name))
 
 
 def header_sort_key(name: str) -> tuple[int, int]:
-    if name in STANDARD_FIELDS:
-        return (0, STANDARD_FIELDS.index(name))
+    index = _STANDARD_INDEX.get(name)
+    if index is not None:
+        return (0, index)
     m = CUSTOM_FIELD.match(name)
     if m:
         return (1, int(m.group(1)))
