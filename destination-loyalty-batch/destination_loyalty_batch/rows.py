@@ -88,6 +88,8 @@ def clean_text(value: Any) -> tuple[str, int]:
     """`clean_value` as a (text, line breaks replaced) pair, without the Cleaned object (the
     per-record path: every field of every record goes through it)."""
     if value.__class__ is str:  # most values: text as given
+        if value.isprintable():  # every line break (CR, LF, VT, FF, NEL, U+2028/9) is unprintable
+            return value.strip(), 0
         text = value
     elif value is None:
         return "", 0
@@ -131,7 +133,7 @@ def encode_rows(rows: Sequence[Mapping[str, str]], headers: Sequence[str], delim
         line = char.join([row.get(h, "") for h in headers])
         # a value held the delimiter (the line has more than the join put in), or a line break
         # (the delimiters are no line breaks, so a break in the line is one inside a value)
-        if line.count(char) != joins or LINE_BREAKS.search(line):
+        if line.count(char) != joins or (not line.isprintable() and LINE_BREAKS.search(line)):
             raise ValueError("a value contains the delimiter or a line break")
         lines.append(line)
     return "\n".join(lines) + "\n"

@@ -150,3 +150,13 @@ def test_the_console_script_keeps_its_start_up_out_of_full_collections(monkeypat
     finally:
         gc.unfreeze()
     assert seen and seen[0] > 10_000  # the CDK and its models, frozen before the command runs
+
+
+def test_a_printable_text_holds_no_line_break():
+    """clean_text and encode_rows skip the line-break pattern for printable text: every
+    character the pattern matches must be unprintable."""
+    from destination_loyalty_batch.rows import LINE_BREAKS, clean_text
+
+    assert not [i for i in range(0x110000) if chr(i).isprintable() and LINE_BREAKS.search(chr(i))]
+    for text, expected in [(" a\u2028b\x85c\x0bd\x0ce\r\nf ", ("a b c d e f", 5)), ("  x y  ", ("x y", 0)), ("\tx\t", ("x", 0))]:
+        assert clean_text(text) == expected
