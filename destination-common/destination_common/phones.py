@@ -37,6 +37,21 @@ class PhoneResult:
     reason: Optional[str]
 
 
+_PHONENUMBERS: Any = None
+
+
+def _phonenumbers() -> Any:
+    """The `phonenumbers` module, imported on first use (not by `spec`) and then bound here: an
+    import statement per phone (the import machinery's lookups) cost a few microseconds of
+    every record's mapping."""
+    global _PHONENUMBERS
+    if _PHONENUMBERS is None:
+        import phonenumbers
+
+        _PHONENUMBERS = phonenumbers
+    return _PHONENUMBERS
+
+
 def _region_code(region: Any) -> Optional[str]:
     if region in (None, ""):
         return None
@@ -67,8 +82,9 @@ def normalise_phone(value: Any, region: Optional[str] = None) -> PhoneResult:
         return PhoneResult(None, False, f"phone is longer than {_MAX_INPUT} characters")
     if isinstance(value, int) and not original.startswith("0") and region is None:
         text = "+" + text  # a bare number with no region can only be international
-    import phonenumbers
-    from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+    phonenumbers = _PHONENUMBERS or _phonenumbers()
+    NumberParseException = phonenumbers.NumberParseException
+    PhoneNumberFormat, ValidationResult = phonenumbers.PhoneNumberFormat, phonenumbers.ValidationResult
 
     code = _region_code(region)
     candidates = [text]
