@@ -174,3 +174,26 @@ def cli_suite_fixtures(
             skip_image_test_without_image(request)
 
     return {"_cli_suite_emulator": _cli_suite_emulator, "_cli_suite_image_tests": _cli_suite_image_tests}
+
+
+def run_connector_test_cli(connector_root: Path) -> dict[str, str]:
+    """Run `airbyte-cdk connector test` as a connector's README says (from its folder, outside
+    this pytest run) and return each standard test's outcome by name ("passed", "failed",
+    "skipped") from the JUnit file the CLI writes. Asserts the CLI's exit code is 0."""
+    import os
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    cli = Path(sys.executable).with_name("airbyte-cdk")
+    junit = Path(connector_root) / "build" / "test-results" / "standard-tests-junit.xml"
+    junit.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "XDIST"))}
+    done = subprocess.run([str(cli), "connector", "test"], cwd=connector_root, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    outcome: dict[str, str] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        kinds = {child.tag for child in case}
+        outcome[case.get("name", "")] = "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed"
+    assert "failed" not in outcome.values(), outcome
+    return outcome
