@@ -93,22 +93,6 @@ def test_users_handler_maps_as_the_mapper_and_policy_did(config, record):
     assert handler.take_notes() == notes
 
 
-def test_the_console_script_keeps_its_start_up_out_of_full_collections(monkeypatch):
-    import gc
-
-    from destination_cartum_users import run as run_module
-
-    seen = []
-    monkeypatch.setattr(run_module.DestinationCartumUsers, "run", lambda self, args: seen.append(gc.get_freeze_count()))
-    monkeypatch.setattr(run_module.sys, "argv", ["destination-cartum-users", "spec"])
-    gc.unfreeze()
-    try:
-        run_module.run()
-    finally:
-        gc.unfreeze()
-    assert seen and seen[0] > 10_000  # the CDK and its models, frozen before the command runs
-
-
 @pytest.mark.parametrize("record", [
     {"company": {"name": " ACME "}, "login": {"email": "a@b.cz"}, "communication": {"phone": 420777123456},
      "addresses": {"billing": {"country_id": "CZ", "city": "Brno", "street": "Hlavní 1"}}},

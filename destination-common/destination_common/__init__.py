@@ -8,12 +8,14 @@ from destination_common.discover import DiscoverableDestination, Operation, conn
 from destination_common.errors import config_error, system_error, transient_error
 from destination_common.http import HttpClient, TransientResponse, add_basic_secret, add_secret, check_url, redact
 from destination_common.mapping import MappingRegistry, field_templates, get_path, is_email, is_iso_date, normalise_date
+from destination_common.console import run_destination
 from destination_common.outcomes import BatchRefused, Item, MappingError, Outcome, Reject, Status
 from destination_common.phones import INVALID_PHONE_CHOICES, normalise_phone, region_for_country
 from destination_common.rejects import RejectLog
 from destination_common.writer import StreamHandler, WriteLoop
 
 __all__ = [
+    "run_destination",
     # the write loop and its protocol
     "WriteLoop",
     "StreamHandler",

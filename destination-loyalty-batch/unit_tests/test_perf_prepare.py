@@ -136,22 +136,6 @@ def test_batch_group_is_the_sorted_field_set_whatever_the_key_order():
     assert handler.stats.field_sets == {("code", "email"), ("code", "city")}
 
 
-def test_the_console_script_keeps_its_start_up_out_of_full_collections(monkeypatch):
-    import gc
-
-    from destination_loyalty_batch import run as run_module
-
-    seen = []
-    monkeypatch.setattr(run_module.DestinationLoyaltyBatch, "run", lambda self, args: seen.append(gc.get_freeze_count()))
-    monkeypatch.setattr(run_module.sys, "argv", ["destination-loyalty-batch", "spec"])
-    gc.unfreeze()
-    try:
-        run_module.run()
-    finally:
-        gc.unfreeze()
-    assert seen and seen[0] > 10_000  # the CDK and its models, frozen before the command runs
-
-
 def test_a_printable_text_holds_no_line_break():
     """clean_text and encode_rows skip the line-break pattern for printable text: every
     character the pattern matches must be unprintable."""

@@ -1,14 +1,12 @@
-import gc
-import sys
+"""The console script `destination-upgates-customers` (start-up shared by the destinations: destination_common.console)."""
+
+from destination_common import run_destination
 
 from destination_upgates_customers.destination import DestinationUpgatesCustomers
 
 
 def run() -> None:
-    # The start-up's objects (the CDK, its models) live as long as the process: kept out of the
-    # garbage collector's full passes, which otherwise pause the sync for ~65-80 ms each.
-    gc.freeze()
-    DestinationUpgatesCustomers().run(sys.argv[1:])
+    run_destination(DestinationUpgatesCustomers)
 
 
 if __name__ == "__main__":
