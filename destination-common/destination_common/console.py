@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 from typing import Optional, Sequence
 
@@ -24,7 +23,8 @@ def run_destination(destination_cls: type, argv: Optional[Sequence[str]] = None)
     debug = "--debug" in args or is_platform_debug_log_enabled()
     args = [a for a in args if a != "--debug"]
     if debug:
-        os.environ["LOG_LEVEL"] = "debug"  # what the CDK's logger set-up reads
+        # as the CDK's entrypoint does for `--debug`: debug lines as "DEBUG" messages (with
+        # LOG_LEVEL=debug from the platform the CDK prints them as LOG messages instead)
         logging.getLogger("airbyte").setLevel(logging.DEBUG)
     gc.freeze()
     destination_cls().run(args)
