@@ -39,6 +39,42 @@ def redact_value(value: Any, mask_fields: frozenset = frozenset()) -> Any:
     return redact(str(value))
 
 
+def _drop_torn_tail(path: str) -> None:
+    """A run killed while writing leaves the file's last line cut off (no newline). Those bytes
+    are dropped before this run appends, so the file stays one JSON object per line: the record
+    whose line was cut was never settled (its STATE was not echoed), so the platform sends it
+    again and this run writes its line whole."""
+    if not os.path.isfile(path):  # a pipe or device: nothing to repair (and opening may block)
+        return
+    try:
+        with open(path, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return
+            keep = 0
+            step = 65536
+            pos = size
+            while pos > 0:  # find the last newline, reading backwards
+                start = max(0, pos - step)
+                f.seek(start)
+                chunk = f.read(pos - start)
+                at = chunk.rfind(b"\n")
+                if at >= 0:
+                    keep = start + at + 1
+                    break
+                pos = start
+            f.truncate(keep)
+            logger.warning(
+                f"The rejected-records file ended in a cut-off line (a run was killed while writing it): "
+                f"dropped its last {size - keep} bytes; that record is sent again and written whole."
+            )
+    except OSError:
+        return  # cannot be read back: appending proceeds (and reports its own error)
+
+
 def _path_error(path: str, field: str, why: str) -> AirbyteTracedException:
     return config_error(
         f"The {field} '{path}' cannot be used for the rejected-records file: {why}. "
@@ -166,6 +202,7 @@ class RejectLog:
         if self._file is None:
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                _drop_torn_tail(self.path)
                 self._file = open(self.path, "a", encoding="utf-8")
             except OSError as exc:
                 raise _path_error(self.path, "rejected_records_path", exc.strerror or type(exc).__name__) from None

@@ -135,3 +135,33 @@ def test_mask_fields_hide_secrets_that_are_data(tmp_path):
     assert_no_secrets(["DataPw-HSEC-1", "98765432"], paths=[tmp_path])
     got = lines(path)[0]["record"]
     assert got == {"email": "a@b.cz", "customer_password": "****", "nested": {"CUSTOMER_PIN": "****"}, "customer_PIN": ""}
+
+
+def test_a_line_cut_off_by_a_killed_run_is_dropped_before_appending(tmp_path, caplog):
+    """A destination killed while writing leaves a cut-off last line; the next run's file must
+    still be one JSON object per line (the cut record is re-sent: its STATE was never echoed)."""
+    import json as _json
+
+    from destination_common.rejects import RejectLog
+
+    path = tmp_path / "rejected.jsonl"
+    whole = _json.dumps({"kind": "rejected", "stream": "s", "key": "a@x", "code": 2, "reason": "r", "record": {}})
+    path.write_text(whole + "\n" + whole[:40], encoding="utf-8")  # killed mid-line
+    log = RejectLog(str(path))
+    with caplog.at_level("WARNING", logger="airbyte"):
+        log.reject("s", "b@x", 2, "again", {"email": "b@x"})
+        log.close()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [_json.loads(line)["key"] for line in lines] == ["a@x", "b@x"]
+    assert any("cut-off line" in r.getMessage() for r in caplog.records)
+
+
+def test_a_whole_file_is_appended_to_unchanged(tmp_path):
+    from destination_common.rejects import RejectLog
+
+    path = tmp_path / "rejected.jsonl"
+    path.write_text('{"key": "a"}\n', encoding="utf-8")
+    log = RejectLog(str(path))
+    log.reject("s", "b", 2, "r", {})
+    log.close()
+    assert path.read_text(encoding="utf-8").startswith('{"key": "a"}\n{')
