@@ -197,3 +197,21 @@ def run_connector_test_cli(connector_root: Path) -> dict[str, str]:
         outcome[case.get("name", "")] = "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed"
     assert "failed" not in outcome.values(), outcome
     return outcome
+
+
+# What `airbyte-cdk connector test` must run against the emulator (passed, not skipped).
+CLI_MUST_PASS = {
+    "source": ("test_spec", "test_check['config' Test Scenario]", "test_check['invalid_config' Test Scenario]",
+               "test_discover['config' Test Scenario]", "test_basic_read['config' Test Scenario]"),
+    "destination": ("test_check['config' Test Scenario]", "test_check['invalid_config' Test Scenario]",
+                    "test_config_matches_spec['config' Test Scenario]"),
+}
+
+
+def assert_connector_test_cli_passes(connector_root: Path) -> None:
+    """`run_connector_test_cli`, then each test of CLI_MUST_PASS for the connector's kind
+    (its folder name starts with source- or destination-) passed rather than skipped."""
+    outcome = run_connector_test_cli(connector_root)
+    kind = Path(connector_root).name.split("-", 1)[0]
+    for name in CLI_MUST_PASS[kind]:
+        assert outcome.get(name) == "passed", (name, outcome)
