@@ -53,6 +53,7 @@ import base64
 import math
 import random
 import threading
+import time
 from collections import defaultdict, deque
 from datetime import date, datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -61,7 +62,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from emulators.base import Clock, Emulator
+from emulators.base import LOG_ENTRY, Clock, Emulator
 from emulators.upgates_write import UpgatesError, put_customers  # UpgatesError is re-exported here
 
 PAGE_SIZE = 100
@@ -483,6 +484,7 @@ class UpgatesEmulator(Emulator):
         return {"Date": http_date(self.clock.now())}
 
     async def _guarded(self, request: web.Request, endpoint: str | None, fn) -> web.Response:
+        arrived = time.monotonic()
         if self._take_stall():
             await asyncio.sleep(self.stall_seconds)
         if self.moved_to:
@@ -512,11 +514,16 @@ class UpgatesEmulator(Emulator):
                 if endpoint is not None and endpoint not in self.rights:
                     raise UpgatesError(403, f"The API user has no right to the endpoint {endpoint}")
             body = await self._json_body(request)
-            if self.service_time:
+            exact = self.service_time and self.latency_from_arrival
+            if self.service_time and not exact:
                 await asyncio.sleep(self.service_time)
             with self.lock:
                 status, answer = fn(request, body)
-            return web.json_response(answer, status=status, headers={**self.rate_headers(), **self.date_header()})
+            response = web.json_response(answer, status=status, headers={**self.rate_headers(), **self.date_header()})
+            if exact:  # exact_latency(): the answer leaves service_time after the request arrived, work included
+                entry = request.get(LOG_ENTRY)
+                await self.hold_until(entry.started if entry is not None else arrived, self.service_time)
+            return response
         except UpgatesError as err:
             if self.rejected_count and not counted and err.status in (401, 403, 429):
                 with self.lock:

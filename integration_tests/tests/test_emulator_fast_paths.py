@@ -100,3 +100,47 @@ def test_a_lean_log_keeps_no_bodies():
         _cartum(api, "users/export", {})
         assert api.log.items and all(r.body is None for r in api.log.items)
         assert [r.outcome for r in api.log.items] == ["OK", "EMPTY"]
+
+
+class _Holds:
+    """Records each `hold_until` of an emulator switched to exact_latency()."""
+
+    def __init__(self, api: Any) -> None:
+        self.calls: list[tuple[float, float]] = []
+        original = api.hold_until
+
+        async def hold_until(started: float, seconds: float) -> None:
+            self.calls.append((started, seconds))
+            await original(started, seconds)
+
+        api.hold_until = hold_until
+
+
+def test_exact_latency_answers_as_the_stock_emulator_never_early_and_counts_its_own_work():
+    """exact_latency(): the same answers; each answer held until `latency` after its request
+    arrived (so the emulator's own work is inside the 50 ms instead of added to it), never less."""
+    users = [{"email": f"u{i}@example.com", "title": f"User {i}"} for i in range(20)]
+    with CartumEmulator(users=0, orders=0, latency=0.05).sink() as stock, \
+            CartumEmulator(users=0, orders=0, latency=0.05).sink().exact_latency() as exact:
+        holds = _Holds(exact)
+        for _ in range(3):
+            assert _cartum(exact, "users/import", {"users": users}) == _cartum(stock, "users/import", {"users": users})
+        entries = exact.log.items
+        assert len(entries) == 6 and len(holds.calls) == 6  # auth + import, three times
+        # each hold counts from its own request's arrival, for the whole latency
+        assert sorted(holds.calls) == sorted((e.started, 0.05) for e in entries)
+        assert all(e.seconds >= 0.05 for e in entries + stock.log.items)
+        assert not exact.faults and stock.latency_from_arrival is False
+
+
+def test_exact_latency_of_upgates_service_time_and_faults_keep_their_full_wait():
+    with UpgatesEmulator(customers=250, seed=4, service_time=0.05) as stock, \
+            UpgatesEmulator(customers=250, seed=4, service_time=0.05).exact_latency() as exact:
+        holds = _Holds(exact)
+        assert _upgates_pages(exact) == _upgates_pages(stock)
+        assert [s for _, s in holds.calls] == [0.05] * 3
+        assert all(e.seconds >= 0.05 for e in exact.log.items)
+    with CartumEmulator(users=0, orders=0, latency=0.05).exact_latency() as faulty:
+        faulty.inject("status", status=503, path="/api/auth/", times=1)
+        reply = requests.post(f"{faulty.url}/api/auth/", json={"login": faulty.login, "password": faulty.password}, timeout=10)
+        assert reply.status_code == 503 and faulty.log.items[0].seconds >= 0.05
