@@ -52,6 +52,84 @@ def _phonenumbers() -> Any:
     return _PHONENUMBERS
 
 
+# "+" then ASCII digits only: a first digit of 1-9 (no calling code starts with 0), 3 to 20 digits
+# (a calling code of 1-3 and a national number of 2-17, libphonenumber's bounds)
+_E164_FORM = re.compile(r"\+[1-9][0-9]{2,19}")
+# calling code → its main region's `national_prefix_for_parsing` compiled (None: the region has
+# none), or False: a calling code the fast path leaves to `parse` (non-geographic, unknown)
+_PREFIX_FOR_PARSING: dict[int, Any] = {}
+
+
+_CALLING_CODES: dict[str, int] = {}  # "420" → 420, every calling code phonenumbers knows
+
+
+def _calling_codes(phonenumbers: Any) -> dict[str, int]:
+    if not _CALLING_CODES:
+        _CALLING_CODES.update({str(code): code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE})
+    return _CALLING_CODES
+
+
+_UNSET = object()
+
+
+def _prefix_for_parsing(country_code: int, phonenumbers: Any) -> Any:
+    region = phonenumbers.region_code_for_country_code(country_code)
+    if region in ("ZZ", "001"):
+        entry: Any = False
+    else:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+        prefix = metadata.national_prefix_for_parsing if metadata is not None else None
+        entry = False if metadata is None else (re.compile(prefix) if prefix else None)
+    _PREFIX_FOR_PARSING[country_code] = entry
+    return entry
+
+
+def _already_e164(text: str, phonenumbers: Any) -> Optional[str]:
+    """The E.164 form of `text` when it is already written so (`+420785206025`: the usual case
+    of a source that normalised its phones) and `phonenumbers.parse` would read it as the same
+    number of a possible length; None sends the text to the full path below, which gives the
+    answer and the reason. Same answer as `parse` + `is_possible_number_with_reason` +
+    `format_number`, by the steps `parse` takes for such a text (phonenumbers 9.x):
+
+    - a `+` followed by ASCII digits only: nothing to extract, normalise or strip (no
+      extension, no RFC 3966 context, no letters, no second `+`);
+    - the calling code: the shortest prefix of 1-3 digits that is a known calling code, as
+      `parse` takes it; a geographic one only (non-geographic 800, 870... go the full way);
+    - the national number: 2-17 digits (parse's bounds), not starting with 0 (parse marks an
+      "Italian leading zero", which normalise_phone treats apart), and not starting with what the
+      region's `national_prefix_for_parsing` matches (parse may strip a national prefix
+      written after the country code, as in +44 0..., +7 8..., +1 1...): where it does not
+      match, parse keeps the national number as written;
+    - then the same public check as below (`is_possible_number_with_reason`); what
+      `format_number(…, E164)` makes of that number is the text itself.
+
+    unit_tests/test_phones.py compares this path with the full one over every calling code,
+    national-prefix cases, leading zeros and every length."""
+    if _E164_FORM.fullmatch(text) is None:
+        return None
+    codes = _CALLING_CODES or _calling_codes(phonenumbers)
+    for size in (2, 3, 4):
+        country_code = codes.get(text[1:size])
+        if country_code is not None:
+            break
+    else:
+        return None
+    national = text[size:]
+    if not 2 <= len(national) <= 17 or national[0] == "0":
+        return None
+    prefix = _PREFIX_FOR_PARSING.get(country_code, _UNSET)
+    if prefix is _UNSET:
+        prefix = _prefix_for_parsing(country_code, phonenumbers)
+    if prefix is False or (prefix is not None and prefix.match(national)):
+        return None
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    # format_number(number, E164) is "+", the calling code and the national number as digits:
+    # `text` itself (neither part has a leading zero, every digit is ASCII)
+    return text
+
+
 def _region_code(region: Any) -> Optional[str]:
     if region in (None, ""):
         return None
@@ -64,7 +142,9 @@ def normalise_phone(value: Any, region: Optional[str] = None) -> PhoneResult:
     the config's `default_phone_region`; a country name is accepted too) is used for a number
     written without its country code. A number counts when its length is possible for its
     country (libphonenumber's `is_possible_number`): the numbering plans change faster than
-    any library, and a customer must not lose a phone for a newly opened prefix.
+    any library, and a customer must not lose a phone for a newly opened prefix. A text
+    already in E.164 form (`+420785206025`) takes a shorter path with the same answer
+    (`_already_e164`: a quarter of the time of `phonenumbers.parse`).
     Empty/None → `PhoneResult(None, False, None)`; unparseable → e164 None with a reason."""
     if value is None or isinstance(value, bool):
         return PhoneResult(None, False, None if value is None else "phone is not text or a number")
@@ -83,6 +163,10 @@ def normalise_phone(value: Any, region: Optional[str] = None) -> PhoneResult:
     if isinstance(value, int) and not original.startswith("0") and region is None:
         text = "+" + text  # a bare number with no region can only be international
     phonenumbers = _PHONENUMBERS or _phonenumbers()
+    if text[:1] == "+":
+        e164 = _already_e164(text, phonenumbers)
+        if e164 is not None:
+            return PhoneResult(e164, e164 != original, None)
     NumberParseException = phonenumbers.NumberParseException
     PhoneNumberFormat, ValidationResult = phonenumbers.PhoneNumberFormat, phonenumbers.ValidationResult
 

@@ -161,3 +161,102 @@ def test_shipped_country_names_equal_what_phonenumbers_gives():
 
     shipped = json.loads(phones._NAMES_FILE.read_text(encoding="utf-8"))
     assert shipped == phones.build_names_table()
+
+
+# ---- the fast path for phones already in E.164 -----------------------------------------------
+def _both_ways(value, region):
+    """normalise_phone with its E.164 fast path, then without it (the full parse)."""
+    from destination_common import phones
+
+    fast = phones.normalise_phone(value, region)
+    saved = phones._already_e164
+    phones._already_e164 = lambda text, pn: None
+    try:
+        full = phones.normalise_phone(value, region)
+    finally:
+        phones._already_e164 = saved
+    return fast, full
+
+
+def _e164_like_inputs():
+    """'+' + digits over every calling code phonenumbers knows (and some it does not), national
+    numbers of 0-18 digits starting with every digit (national prefixes written after the code:
+    +44 0..., +7 8..., +1 1..., +380 0...; Italian leading zeros), with seeded random tails."""
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(16)
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE) + [0, 999, 969, 210, 28]
+    inputs = []
+    for code in codes:
+        for length in range(0, 19):
+            for first in "0123456789":
+                if length == 0 and first != "0":
+                    continue
+                tail = "".join(rng.choice("0123456789") for _ in range(max(length - 1, 0)))
+                national = (first + tail) if length else ""
+                inputs.append(f"+{code}{national}")
+        # numbers that really exist in the region (valid examples) and their prefixed forms
+        for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+            example = phonenumbers.example_number(region) if region != "001" else None
+            if example is not None:
+                nsn = phonenumbers.national_significant_number(example)
+                metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+                prefix = (metadata.national_prefix or "") if metadata else ""
+                inputs += [f"+{code}{nsn}", f"+{code}{prefix}{nsn}", f"+{code}0{nsn}", f"+{code}00{nsn}"]
+    return inputs
+
+
+def test_fast_path_for_e164_gives_the_full_parse_answer_for_every_calling_code_and_length():
+    import phonenumbers
+
+    from destination_common import phones
+
+    fast_hits = 0
+    inputs = _e164_like_inputs()
+    assert len(inputs) > 40_000
+    for text in inputs:
+        fast, full = _both_ways(text, None)
+        assert fast == full, text
+        if phones._already_e164(text, phonenumbers) is not None:
+            fast_hits += 1
+            assert fast.e164 == text
+    # the fast path is really taken (most E.164 texts of a possible length), and refuses the rest
+    assert fast_hits > 5_000
+    for text in ("+440207946000", "+79161234567"[:2] + "8" + "9161234567", "+11234567890", "+390612345678", "+80012345678"):
+        assert phones._already_e164(text, phonenumbers) is None, text
+
+
+@pytest.mark.parametrize("region", [None, "CZ", "UA", "GB", "US", "RU", "IT", "Narnia", "Česká republika"])
+def test_fast_path_equals_full_parse_whatever_the_region(region):
+    inputs = _e164_like_inputs()[::37]
+    inputs += [" +420785206025 ", "+420785206025\n", "+420 785206025", "++420785206025", "+420785206025x1",
+               "+４２０785206025", "+420785206025;ext=1", "+442079460000", "+4402079460000", "+12125550123",
+               "+112125550123", "+390612345678", "+3906123456", "+380501234567", "+3800501234567",
+               "+78001234567", "+79161234567", "+89161234567"]
+    for text in inputs:
+        fast, full = _both_ways(text, region)
+        assert fast == full, (text, region)
+    for number in (420785206025, 380501234567, 442079460000, 12125550123, 4402079460000):
+        fast, full = _both_ways(number, region)
+        assert fast == full, (number, region)
+
+
+def test_fast_path_equals_full_parse_over_this_files_corpus():
+    """Every value the tests above use, through both paths."""
+    import sys
+
+    module = sys.modules[__name__]
+    for name in dir(module):
+        marks = getattr(getattr(module, name), "pytestmark", [])
+        for mark in marks:
+            if mark.name != "parametrize":
+                continue
+            for case in mark.args[1]:
+                case = case if isinstance(case, tuple) else (case,)
+                value = case[0]
+                region = case[1] if len(case) > 1 and (case[1] is None or isinstance(case[1], str)) else None
+                for reg in {region, None}:
+                    fast, full = _both_ways(value, reg)
+                    assert fast == full, (value, reg)
