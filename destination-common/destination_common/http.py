@@ -1,6 +1,7 @@
 """HTTP helpers: one requests Session with timeouts, retry with exponential backoff on
 transient failures (5xx, 429, timeouts, dropped or cut connections), request counting; the
-URL rule; redaction of secrets from anything raised or logged.
+write loop's bound on requests in flight (`RequestSlots`); the URL rule; redaction of secrets
+from anything raised or logged.
 
 Why not the CDK's HTTP client (`airbyte_cdk.sources.streams.http.http_client.HttpClient`,
 read in airbyte-cdk 7.39.1): it is the client of a source's streams, and a destination's
@@ -48,7 +49,9 @@ import re
 import threading
 import time
 import unicodedata
-from typing import Any, Callable, Iterable, Optional
+from collections import deque
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Optional
 from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import requests
@@ -58,6 +61,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common.errors import config_error, transient_error
+from destination_common.outcomes import NotSent, SlotWithdrawn
 
 logger = logging.getLogger("airbyte")
 
@@ -266,6 +270,159 @@ class TransientResponse(Exception):
     like a 5xx (e.g. a JSON body cut in half)."""
 
 
+# ---- requests in flight ---------------------------------------------------------------------
+# After handing a freed slot to a waiting thread, the thread that freed it sleeps this long: the
+# GIL goes to the waiting thread at once, which sends its request (otherwise it waits until the
+# freeing thread, busy settling its answer, is made to switch: up to sys.getswitchinterval()).
+HANDOVER_PAUSE = 0.0002
+
+
+class RequestSlots:
+    """At most `limit` HTTP requests in flight at once, across the threads of a write loop's
+    worker pool (bound with `bind_request_slots`).
+
+    A worker holds a slot for one `send()` (`hold()`); the slot is freed as soon as send()
+    returns, so the next batch's request leaves while this batch is settled. With
+    `hold(lazy=True)` (a handler whose requests all go through `HttpClient`) the slot is taken
+    by the block's first HttpClient exchange, after its request was built: a waiting worker
+    has its request ready and sends it the moment a slot frees. A `check` given to `hold()`
+    runs once the slot is taken: False gives it back and raises `SlotWithdrawn`, nothing sent
+    (the write loop's check that a limit learnt meanwhile still allows the batch's size).
+
+    Slots are given first come, first served: a freed slot passes to the thread that has
+    waited longest (a thread that frees one and asks again queues behind it), so no batch
+    waits forever and requests leave in the order their workers asked. After `stop()` (an
+    earlier batch failed) no slot is given any more: `acquire()` raises `NotSent`. `peak` is
+    the most slots ever taken at once (the write loop's "most requests in flight")."""
+
+    def __init__(self, limit: int) -> None:
+        if int(limit) < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = int(limit)
+        self.in_use = 0
+        self.peak = 0
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._waiters: deque[list[Any]] = deque()  # [lock released when served, granted?]
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._stopped:
+                raise NotSent()
+            if self.in_use < self.limit and not self._waiters:
+                self.in_use += 1
+                if self.in_use > self.peak:
+                    self.peak = self.in_use
+                return
+            waiter: list[Any] = [threading.Lock(), False]
+            waiter[0].acquire()
+            self._waiters.append(waiter)
+        waiter[0].acquire()  # released by release() (the slot handed over) or stop()
+        if not waiter[1]:
+            raise NotSent()
+
+    def release(self) -> None:
+        with self._lock:
+            waiter = self._waiters.popleft() if self._waiters and not self._stopped else None
+            if waiter is not None:
+                waiter[1] = True  # the slot passes to it: in_use is unchanged
+                waiter[0].release()
+            else:
+                self.in_use -= 1
+        if waiter is not None and HANDOVER_PAUSE:
+            time.sleep(HANDOVER_PAUSE)
+
+    def stop(self) -> None:
+        """No slot is given from now on (requests in flight finish; waiting ones raise NotSent)."""
+        with self._lock:
+            self._stopped = True
+            while self._waiters:
+                self._waiters.popleft()[0].release()
+
+    @contextmanager
+    def hold(
+        self,
+        *,
+        lazy: bool = False,
+        check: Optional[Callable[[], bool]] = None,
+        on_error: Optional[Callable[[BaseException], None]] = None,
+    ) -> Iterator[None]:
+        """One slot for the block, in this thread: taken now, or (`lazy`) by the block's first
+        HttpClient exchange; HttpClient exchanges inside the block take no other. When the
+        block raises, `on_error(exc)` runs before the slot is freed (the write loop stops the
+        slots there, so no waiting batch is sent after an error)."""
+        block = _Block(self, check)
+        previous = getattr(_slot_local, "block", None)
+        _slot_local.block = block
+        try:
+            if not lazy:
+                block.take()
+            try:
+                yield
+            except BaseException as exc:
+                if on_error is not None:
+                    on_error(exc)
+                raise
+        finally:
+            _slot_local.block = previous
+            if block.taken:
+                block.taken = False
+                self.release()
+
+
+class _Block:
+    """A `RequestSlots.hold()` block of one thread: its slot taken yet or not."""
+
+    __slots__ = ("slots", "check", "taken")
+
+    def __init__(self, slots: RequestSlots, check: Optional[Callable[[], bool]]) -> None:
+        self.slots, self.check, self.taken = slots, check, False
+
+    def take(self) -> None:
+        self.slots.acquire()
+        self.taken = True
+        if self.check is not None and not self.check():
+            self.taken = False
+            self.slots.release()
+            raise SlotWithdrawn()
+
+
+_slot_local = threading.local()  # .slots: this worker's RequestSlots; .block: its hold() block
+
+
+def bind_request_slots(slots: Optional[RequestSlots]) -> None:
+    """Bind `slots` to the calling thread (the write loop's worker initializer): every
+    `HttpClient` exchange made from this thread then counts against them."""
+    _slot_local.slots = slots
+    _slot_local.block = None
+
+
+@contextmanager
+def _exchange_slot() -> Iterator[None]:
+    """Around one HttpClient exchange: inside a `hold()` block, its slot (taken now if lazy);
+    in a bound thread outside one, a slot for this exchange; elsewhere nothing."""
+    block: Optional[_Block] = getattr(_slot_local, "block", None)
+    if block is not None:
+        if not block.taken:
+            block.take()
+        yield
+        return
+    slots: Optional[RequestSlots] = getattr(_slot_local, "slots", None)
+    if slots is None:
+        yield
+        return
+    slots.acquire()
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+# Session.request's keyword arguments HttpClient.request builds and sends itself (anything else:
+# Session.request as it is)
+_SPLIT_KWARGS = frozenset({"params", "data", "headers", "cookies", "files", "auth", "timeout", "allow_redirects", "hooks", "json"})
+
+
 class HttpClient:
     """A requests Session with timeouts, retries and counters.
 
@@ -310,6 +467,7 @@ class HttpClient:
         if self.session.auth is None:
             self.session.auth = _no_auth
         register_secret_forms()
+        self._environment_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.requests = 0
         self._count_lock = threading.Lock()  # send() runs in worker threads
         self.retries = 0
@@ -366,7 +524,7 @@ class HttpClient:
             cause: str
             response: Optional[requests.Response] = None
             try:
-                response = self.session.request(method, url, **kwargs)
+                response = self._exchange(method, url, kwargs)
                 if 300 <= response.status_code < 400:
                     raise self.moved(response, url, what)
                 if self.is_transient_status(response.status_code):
@@ -392,6 +550,56 @@ class HttpClient:
             if delay:
                 self._sleep(delay)
             attempt += 1
+
+    def _exchange(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        """One attempt: the request built (requests' `prepare_request`, the environment's
+        proxy and CA settings) before the write loop's request slot is taken (`RequestSlots`;
+        none outside a write loop's worker), then `Session.send` (bytes out, answer in). A
+        session whose `request` was replaced, or a call with keyword arguments this does not
+        build itself, goes through `Session.request` (after the slot is taken) as before."""
+        session = self.session
+        if not isinstance(session, requests.Session) or "request" in vars(session) or not _SPLIT_KWARGS.issuperset(kwargs):
+            with _exchange_slot():
+                return session.request(method, url, **kwargs)
+        prepared = session.prepare_request(
+            requests.Request(
+                method=method.upper(),
+                url=url,
+                headers=kwargs.get("headers"),
+                files=kwargs.get("files"),
+                data=kwargs.get("data") or {},
+                json=kwargs.get("json"),
+                params=kwargs.get("params") or {},
+                auth=kwargs.get("auth"),
+                cookies=kwargs.get("cookies"),
+                hooks=kwargs.get("hooks"),
+            )
+        )
+        send_kwargs: dict[str, Any] = {"timeout": kwargs.get("timeout"), "allow_redirects": kwargs.get("allow_redirects", True)}
+        send_kwargs.update(self._environment(prepared.url or url))
+        with _exchange_slot():
+            return session.send(prepared, **send_kwargs)
+
+    def _environment(self, url: str) -> dict[str, Any]:
+        """`Session.merge_environment_settings` for `url` (proxies from the environment for its
+        scheme and host, `REQUESTS_CA_BUNDLE`, the session's verify/cert/stream), computed once
+        per scheme, host and session settings: requests reads every environment variable
+        twice per request for it (the process's environment does not change during a sync)."""
+        session = self.session
+        parts = urlsplit(url)
+        key = (
+            parts.scheme,
+            parts.netloc,
+            session.trust_env,
+            tuple(sorted((session.proxies or {}).items())),
+            session.verify if isinstance(session.verify, (bool, str)) else id(session.verify),
+            repr(session.cert),
+            session.stream,
+        )
+        settings = self._environment_cache.get(key)
+        if settings is None:
+            settings = self._environment_cache[key] = session.merge_environment_settings(url, {}, None, None, None)
+        return dict(settings, proxies=dict(settings.get("proxies") or {}))
 
     def post_json(self, url: str, body: Any, *, what: str = "request", **kwargs: Any) -> Any:
         """POST a JSON body and return the decoded JSON answer. A 2xx/3xx body that is not valid

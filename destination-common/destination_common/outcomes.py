@@ -120,3 +120,15 @@ class BatchRefused(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+class NotSent(Exception):
+    """A batch (or a request of it) that was not sent because an earlier batch's send() raised:
+    the sync stops after the requests already in flight. Raised by the write loop's workers and
+    by `HttpClient` when the loop's request slots are stopped; never a batch's own failure."""
+
+
+class SlotWithdrawn(Exception):
+    """A request not sent: while it waited for a request slot, the handler learnt a lower
+    `max_batch` than its batch's size (another batch's refusal). The write loop slices the
+    batch to the new limit and sends it again; a handler's send() lets it pass, like NotSent."""

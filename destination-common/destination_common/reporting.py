@@ -38,7 +38,7 @@ class WriteStats:
     repaired_input: int = 0  # input lines repaired on the way in (lone surrogates, ...)
     planned: int = 0  # dry run: items planned
     states_withheld: int = 0  # dry run: states not echoed
-    max_in_flight: int = 0  # most send() batches in flight at once
+    max_in_flight: int = 0  # most requests in flight at once (RequestSlots.peak; a whole send() for a handler whose requests do not all go through HttpClient)
     delayed_flushes: int = 0  # partial batches sent because a state waited max_state_delay_seconds
 
     def as_dict(self) -> dict[str, int]:

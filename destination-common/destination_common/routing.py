@@ -1,7 +1,9 @@
 """Routing and buffering of the write loop (main thread): each input message to its place —
 a record mapped, validated and buffered per stream (per group, de-duplicated by key), an
 unreadable line rejected, a record of an unconfigured stream skipped — and full buffers
-dispatched to the worker pool, never two batches with a shared key in flight at once.
+dispatched to the worker pool (max_concurrent_requests + SETTLING_WORKERS threads; the
+requests themselves are bounded by `RequestSlots`), never two batches with a shared key in
+flight at once (from submission until settled).
 
 `Routing` is one of the three parts `WriteLoop` is made of (with `Settlement` and
 `Reporting`)."""
@@ -15,16 +17,20 @@ from typing import Any, Callable, Mapping, Optional
 
 from airbyte_cdk.models import AirbyteMessage, Type
 
+from destination_common.http import RequestSlots, bind_request_slots
 from destination_common.input import InputReject, repaired_reason
-from destination_common.outcomes import Item, Reject
+from destination_common.outcomes import Item, NotSent, Reject
 from destination_common.reporting import Segment, WriteStats
-from destination_common.settlement import NotSent
 from destination_common.stream_handler import StreamHandler
 
 logger = logging.getLogger("airbyte")
 
 NEVER = float("inf")
-QUEUED_AHEAD = 1  # batches submitted beyond max_concurrent_requests (waiting for a worker)
+# Workers beyond max_concurrent_requests: while one worker parses and settles its batch's answer,
+# another already has the next batch's request built and sends it the moment a request slot
+# frees (RequestSlots: at most max_concurrent_requests requests in flight, whatever the workers)
+SETTLING_WORKERS = 1
+QUEUED_AHEAD = 1  # batches submitted beyond the workers (waiting in the executor's queue)
 
 
 @dataclass
@@ -62,6 +68,7 @@ class Routing:
     _failed_floor: float
     _error: Optional[BaseException]
     _executor: Optional[ThreadPoolExecutor]
+    _slots: RequestSlots
     _wake: Callable[[], None]
 
     def _on_message(self, message: Any) -> None:
@@ -169,9 +176,18 @@ class Routing:
         return min(self.batch_size, limit) if limit else self.batch_size
 
     # ---- dispatching --------------------------------------------------------------------
+    @property
+    def _workers(self) -> int:
+        return self.max_concurrent_requests + SETTLING_WORKERS
+
     def _ensure_executor(self) -> ThreadPoolExecutor:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=self.max_concurrent_requests, thread_name_prefix=f"{self.name}-send")
+            self._executor = ThreadPoolExecutor(
+                max_workers=self._workers,
+                thread_name_prefix=f"{self.name}-send",
+                initializer=bind_request_slots,
+                initargs=(self._slots,),
+            )
         return self._executor
 
     def _shutdown(self) -> None:
@@ -218,20 +234,22 @@ class Routing:
                 self._failed_floor = min(self._failed_floor, floor)  # never sent: states after it stay held
                 return
             blockers = [b for b in self._inflight if keys and b.keys & keys]
-            # one batch more than the workers may wait in the executor's queue, so a worker starts
-            # it the moment it is free (no hand-off through the main thread); it shares no key
-            # with any batch submitted before it, so it can never run beside one that has its key
-            if not blockers and len(self._inflight) < self.max_concurrent_requests + QUEUED_AHEAD:
+            # a batch is in _inflight from its submission until it is settled (answer parsed,
+            # outcomes counted), so no batch that shares a key with it starts before; one batch
+            # more than the workers may wait in the executor's queue, so a worker starts it the
+            # moment it is free (no hand-off through the main thread)
+            if not blockers and len(self._inflight) < self._workers + QUEUED_AHEAD:
                 break
             wait([b.future for b in (blockers or self._inflight) if b.future is not None], return_when=FIRST_COMPLETED)
         batch = Batch(handler, items, keys, floor)
         batch.future = self._ensure_executor().submit(self._run_batch, handler, items)
         batch.future.add_done_callback(lambda _f: self._wake())
         self._inflight.append(batch)
-        self.stats.max_in_flight = max(self.stats.max_in_flight, min(len(self._inflight), self.max_concurrent_requests))
 
     def _reap(self) -> None:
         """Forget finished batches; keep the first error (its records stay unsettled)."""
+        if self._slots.peak > self.stats.max_in_flight:
+            self.stats.max_in_flight = self._slots.peak
         still: list[Batch] = []
         for batch in self._inflight:
             future = batch.future

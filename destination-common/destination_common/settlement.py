@@ -13,16 +13,12 @@ import threading
 from typing import Any, Optional, Sequence
 
 from destination_common.errors import system_error
-from destination_common.http import redact
-from destination_common.outcomes import BatchRefused, Item, Outcome, Status
+from destination_common.http import RequestSlots, redact
+from destination_common.outcomes import BatchRefused, Item, NotSent, Outcome, SlotWithdrawn, Status
 from destination_common.reporting import WriteStats
 from destination_common.stream_handler import StreamHandler
 
 logger = logging.getLogger("airbyte")
-
-
-class NotSent(Exception):
-    """A batch that was not sent because an earlier send() raised."""
 
 
 class Settlement:
@@ -34,17 +30,44 @@ class Settlement:
     stats: WriteStats
     _lock: threading.RLock
     _stop_sending: threading.Event
+    _slots: RequestSlots
 
     def _run_batch(self, handler: StreamHandler, items: Sequence[Item]) -> None:
         """A worker's task: settle one batch, unless an earlier batch's send() already raised
-        (then it is not sent at all: the sync stops after the requests in flight)."""
+        (then it is not sent at all: the sync stops after the requests in flight; a request
+        waiting for a slot is not sent either)."""
         if self._stop_sending.is_set():
             raise NotSent()
         try:
             self.settle(handler, items)
+        except NotSent:
+            raise
         except BaseException:
             self._stop_sending.set()
+            self._slots.stop()
             raise
+
+    def _request_slot(self, handler: StreamHandler, size: int) -> Any:
+        """The request slot of one send()/plan() (`RequestSlots.hold`): taken before the call,
+        or, for a handler whose requests all go through HttpClient
+        (`requests_through_http_client`), by its first exchange once the request is built;
+        freed when the call returns, so the next batch's request leaves while this one is
+        settled. Once the slot is taken, a batch larger than a limit learnt meanwhile is not
+        sent (`SlotWithdrawn`: settle() slices it). A call that raises anything but
+        BatchRefused stops the slots before its own is freed: no waiting batch is sent after
+        an error."""
+        def fits() -> bool:
+            limit = self.handler_limit(handler)
+            return not limit or size <= limit
+
+        return self._slots.hold(
+            lazy=bool(getattr(handler, "requests_through_http_client", False)), check=fits, on_error=self._stop_on
+        )
+
+    def _stop_on(self, exc: BaseException) -> None:
+        if not isinstance(exc, (BatchRefused, NotSent, SlotWithdrawn)):
+            self._stop_sending.set()
+            self._slots.stop()
 
     # ---- settling (in worker threads) ---------------------------------------------------
     def settle(self, handler: StreamHandler, items: Sequence[Item], retried: bool = False) -> None:
@@ -60,7 +83,13 @@ class Settlement:
         with self._lock:
             self.stats.batches += 1
         try:
-            outcomes = list(handler.plan(items) if self.dry_run else handler.send(items))
+            with self._request_slot(handler, len(items)):
+                outcomes = list(handler.plan(items) if self.dry_run else handler.send(items))
+        except SlotWithdrawn:
+            with self._lock:
+                self.stats.batches -= 1  # never sent: a limit learnt meanwhile slices it
+            self.settle(handler, items, retried)
+            return
         except BatchRefused as refused:
             learned = self.handler_limit(handler)
             if learned and len(items) > learned:

@@ -27,7 +27,8 @@ class StreamHandler(ABC):
                        items of a part so refused (one of several requests made for a batch);
                        raise AirbyteTracedException for what must stop the sync (transient
                        outage after retries, bad creds). Runs in a worker thread, up to
-                       `max_concurrent_requests` at once: it must be thread-safe.
+                       `max_concurrent_requests` + 1 at once (one more settles its answer
+                       while the others' requests are in flight): it must be thread-safe.
     plan(items)      → dry run only, instead of send(): one Outcome per item,
                        Outcome.planned("create" | "update" | "create or update") or
                        Outcome.rejected(code, reason), using read-only API calls only. Default:
@@ -41,6 +42,17 @@ class StreamHandler(ABC):
                        earlier one (last wins; the earlier one is counted as `collapsed`).
     summary()        → None, or a connector-specific summary line (what the API reported, what
                        cleaning changed); the loop logs it after its "Write summary" line.
+    requests_through_http_client → False (default): the loop takes one of its
+                       `max_concurrent_requests` request slots before each send()/plan() call
+                       and frees it when the call returns (the items are settled after). True:
+                       every request send()/plan() makes goes through
+                       `destination_common.HttpClient`, from the thread that calls it; the slot
+                       is then taken by the call's first HttpClient exchange, once its request
+                       is built, so a waiting batch's request leaves the moment a slot frees.
+                       Whatever send() read before that exchange (a session token) may be one
+                       the previous send() just replaced: send() must cope (e.g. log in again).
+                       Exceptions HttpClient raises that are not requests' (NotSent,
+                       SlotWithdrawn) must pass through send() unchanged.
     max_batch        → None, or the most items one send() may carry. The core slices batches
                        (and bisection halves) to it. A handler that learns the API's limit (a
                        "too many items" refusal) calls `self.learn_limit(n, reason)` before
@@ -49,6 +61,7 @@ class StreamHandler(ABC):
 
     dedupe: bool = False
     max_batch: Optional[int] = None
+    requests_through_http_client: bool = False
 
     def map(self, data: Mapping[str, Any]) -> Any:
         return dict(data)

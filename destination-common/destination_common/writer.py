@@ -2,9 +2,11 @@
 STATE echoed only after every record before it is settled, bounded memory, bisection of
 refused batches, retry-once, rejected-share threshold, progress and summary lines.
 
-Requests overlap the work: `send()` runs in worker threads (up to `max_concurrent_requests`
-in flight) while the main thread maps, validates and buffers the next records. See README.md
-("The write loop") for the invariants.
+Requests overlap the work: `send()` runs in worker threads while the main thread maps,
+validates and buffers the next records; at most `max_concurrent_requests` requests are in
+flight (`http.RequestSlots`), and one more worker settles the last answer meanwhile, so the
+next request leaves the moment an answer has arrived. See README.md ("The write loop") for
+the invariants.
 
 The loop is made of three parts, each in its module: `routing` (records to buffers to the
 worker pool), `settlement` (send, bisect, retry, in the workers) and `reporting` (counts,
@@ -27,6 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from destination_common.http import RequestSlots
 from destination_common.input import DestinationStats
 from destination_common.outcomes import Item
 from destination_common.rejects import RejectLog
@@ -67,8 +70,9 @@ class WriteLoop(Routing, Settlement, Reporting):
 
     Records go to the handler of their stream (`handlers` keyed by stream name; records of
     other streams are counted and skipped). A batch is sent when it reaches `batch_size`, in a
-    worker thread (up to `max_concurrent_requests` batches in flight; never two holding the
-    same key); at the end of input the rest is sent. A STATE is held until every record before
+    worker thread (at most `max_concurrent_requests` requests in flight, one more batch being
+    settled; never two batches holding the same key from submission until settled); at the
+    end of input the rest is sent. A STATE is held until every record before
     it is settled, then echoed with `destinationStats`; when the oldest held state has waited
     `max_state_delay_seconds` (None: no limit; 0: at once, one short batch per state), the
     partial batches before it are sent. Only the current batch of each stream and the batches
@@ -127,6 +131,7 @@ class WriteLoop(Routing, Settlement, Reporting):
         self._failed_floor = NEVER
         self._error: Optional[BaseException] = None
         self._stop_sending = threading.Event()
+        self._slots = RequestSlots(self.max_concurrent_requests)  # bound to the workers (routing)
         self._executor: Optional[ThreadPoolExecutor] = None
         self._wake: Callable[[], None] = lambda: None
         self._stream_rejects: dict[str, Counter[str]] = {}
