@@ -56,6 +56,14 @@ def _may_be_json(value: Any) -> bool:
     return isinstance(value, str) and value.lstrip()[:1] in ("{", "[")
 
 
+def _has_json_child(value: dict) -> bool:
+    """Whether some child of `value` is `_may_be_json` (a loop: no generator per record)."""
+    for child in value.values():
+        if isinstance(child, str) and child.lstrip()[:1] in ("{", "["):
+            return True
+    return False
+
+
 def decode_nested(record: Mapping[str, Any]) -> Mapping[str, Any]:
     """The record with its known nested fields (and their direct children) decoded from JSON
     text; the record itself when nothing needed decoding. Other strings are never touched
@@ -67,7 +75,7 @@ def decode_nested(record: Mapping[str, Any]) -> Mapping[str, Any]:
         if value is None:
             continue
         decoded = _json_value(value)
-        if isinstance(decoded, dict) and any(_may_be_json(v) for v in decoded.values()):
+        if isinstance(decoded, dict) and _has_json_child(decoded):
             inner = {k: _json_value(v) for k, v in decoded.items()}
             if any(inner[k] is not decoded[k] for k in inner):
                 decoded = inner

@@ -73,6 +73,7 @@ def template_types(b2b: bool = True) -> dict[str, str]:
 
 # ---- local validation ------------------------------------------------------------------------
 PHONE_RE = re.compile(r"^\+\d{7,15}$")
+_PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
 STRING_FIELDS = ("title", "phone", "country", "city", "address", "note", "site_link", "company", "role")
 
 
@@ -82,7 +83,9 @@ def phone_ok(value: Any) -> bool:
         return True
     if not isinstance(value, str):
         return False
-    return bool(PHONE_RE.match(re.sub(r"[\s\-().]", "", value)))
+    # a phone already in E.164 (the phone policy's answer) matches as it is; removing
+    # punctuation from a text that matches leaves one that matches
+    return bool(PHONE_RE.match(value) or PHONE_RE.match(_PHONE_PUNCTUATION.sub("", value)))
 
 
 def _int(value: Any) -> bool:

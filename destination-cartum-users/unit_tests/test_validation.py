@@ -49,3 +49,21 @@ def test_missing_title_allowed_for_updates_and_lowest_code_wins():
 
 def test_phone_formats():
     assert phone_ok("+380 (63) 123-45-67") and phone_ok("") and not phone_ok("+12") and not phone_ok("abc")
+
+
+def test_phone_ok_equals_the_punctuation_stripped_check():
+    """phone_ok tries the text as it is before stripping punctuation: the same answer as
+    checking the stripped text alone, over E.164 phones, punctuated forms, line ends and junk."""
+    import itertools
+    import re
+
+    from destination_cartum_users.schema import PHONE_RE
+
+    def stripped_only(value):
+        return value in ("", None) or (isinstance(value, str) and bool(PHONE_RE.match(re.sub(r"[\s\-().]", "", value))))
+
+    parts = ["+", "380", "63", "1234567", "12345678901234", " ", "-", "(", ")", ".", "\n", "x", "٣", "/", "+1"]
+    values = ["", None, 5, "+380631234567\n", "\n+380631234567", "+380631234567 ", "+3806312345678901"]
+    values += ["".join(combo) for n in range(1, 5) for combo in itertools.product(parts, repeat=n)]
+    for value in values:
+        assert phone_ok(value) == stripped_only(value), repr(value)
