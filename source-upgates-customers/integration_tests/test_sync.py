@@ -192,3 +192,31 @@ def test_every_field_of_every_stream_declares_one_type():
             if declared in ("anyOf", "oneOf") or len([t for t in types if t != "null"]) != 1:
                 several.append(f"{stream['name']}: {where}: {declared}")
     assert several == []
+
+
+@pytest.mark.parametrize("mode", ["incremental", "full_refresh"])
+def test_prepared_pages_reach_stdout_as_records_counted_in_every_state(mode):
+    """The console script writes each customers page as lines serialized in the worker
+    (customers_pass.PreparedPage): the reader sees plain RECORD lines, every STATE's
+    `sourceStats.recordCount` is the number of records of its stream since the previous STATE
+    of that stream, and the CDK's closing log line counts records."""
+    with UpgatesEmulator(customers=1030, world="tidy") as api:  # 11 pages, the last one short
+        config = upgates_config_for(api, num_workers=3)
+        result = read(api, config, catalog(config, mode=mode))
+        assert result.returncode == 0, result.errors
+        assert result.stdout_noise == []
+        assert "__upgates_prepared_page__" not in result.output
+        records = result.records("customers")
+        assert len(records) == len(api.customers) and customer_ids(result) == set(api.customers)
+        since: dict[str, int] = {}
+        for message in result.messages:
+            if message["type"] == "RECORD":
+                stream = message["record"]["stream"]
+                since[stream] = since.get(stream, 0) + 1
+                assert set(message["record"]) == {"stream", "data", "emitted_at"}
+            elif message["type"] == "STATE":
+                stream = message["state"]["stream"]["stream_descriptor"]["name"]
+                assert message["state"]["sourceStats"]["recordCount"] == since.pop(stream, 0), (stream, message)
+        assert f"Read {len(api.customers)} records from customers stream" in result.logs
+        if mode == "incremental":
+            assert len([s for s in result.states if s["stream"]["stream_descriptor"]["name"] == "customers"]) == 11

@@ -14,6 +14,7 @@ state) and every use of a CDK internal are in `customers_pass.py`.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
 
+import orjson
 import requests
 
 from airbyte_cdk.models import FailureType
@@ -35,7 +37,11 @@ from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategie
     WaitUntilTimeFromHeaderBackoffStrategy,
 )
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
-from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
+    SUCCESS_RESOLUTION,
+    ErrorResolution,
+    ResponseAction,
+)
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils import AirbyteTracedException
 
@@ -131,10 +137,22 @@ class UpgatesErrorHandler(DefaultErrorHandler):
       the `Authorization` header along, one to another host would read as a bad key. A moved
       shop must be re-configured by its owner;
     - a timeout or a dropped connection is retried as transient, and the message names the host.
+
+    A page as it should be (HTTP 200, a body that parses to a non-empty JSON value) is a success
+    at once: the manifest's filters match only 400/401/403/404 or a body that is not a JSON
+    object (`{{ not response }}`), so none matches it, and their check would parse every page
+    a second time with the standard library's `json` (1-2 ms of the worker's CPU per page, on
+    every page's critical path). Anything else goes through the filters as before.
     """
 
     def interpret_response(self, response_or_exception):  # type: ignore[no-untyped-def]
         response = response_or_exception
+        if isinstance(response, requests.Response) and response.status_code == 200 and not response.history:
+            try:
+                if orjson.loads(response.content):
+                    return SUCCESS_RESOLUTION
+            except orjson.JSONDecodeError:
+                pass  # the filters decide (they read the body as requests does)
         if isinstance(response_or_exception, requests.exceptions.TooManyRedirects):
             response = response_or_exception.response
         if isinstance(response, requests.Response) and (300 <= response.status_code < 400 or response.history):
@@ -209,8 +227,11 @@ FUTURE_TOLERANCE = timedelta(seconds=1)  # `Date` and record times are both whol
 MAX_FUTURE_WARNINGS = 20
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_time(value: str) -> datetime:
-    """An UPgates time (ISO 8601, normally with offset); a value without offset is read as UTC."""
+    """An UPgates time (ISO 8601, normally with offset); a value without offset is read as UTC.
+    Cached (a datetime is immutable): a record's time is read by the extractor's future check
+    and again by the cursor."""
     parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 

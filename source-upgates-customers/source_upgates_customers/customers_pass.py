@@ -22,11 +22,15 @@ package reads a private CDK attribute.
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
+import json
 import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+
+import orjson
 
 from airbyte_cdk.models import (
     AirbyteEstimateTraceMessage,
@@ -248,6 +252,13 @@ class CustomersPass:
         # requests overlap. Workers wait on a condition, never poll.
         self.limit = 1
         self.settle_on_answer = False  # full refresh: no STATE per page, a page settles on its answer
+        # Prepared output (run.py's launch turns it on): a page reaches the CDK's main loop as one
+        # `PreparedPage` whose records are already serialized as RECORD lines, in the worker.
+        self.prepare_lines = False
+        self._prepared: Dict[str, Tuple[str, int]] = {}
+        self._prepared_keys = itertools.count(1)
+        self.prepared_pages = 0
+        self.prepared_records = 0
         self.bought = 0
         self.settled = 0
         self._room = threading.Condition()
@@ -341,6 +352,44 @@ class CustomersPass:
         self.rate_headers = {k: v for k, v in headers.items() if k.lower().startswith("x-rate-limit-") and k.lower().endswith("-remaining")}
         return when or datetime.now(timezone.utc)
 
+    # ---- prepared output (see PreparedPage) ----------------------------------------------
+    def prepare(self, records: List[Record], stream_slice: Optional[StreamSlice]) -> "PreparedPage":
+        """A page's records as RECORD lines, serialized here (in the worker that read the page)
+        as the CDK's entrypoint serializes a record message (its `AirbyteMessageSerializer`,
+        which leaves out top-level null fields, then `orjson`, `json` when orjson cannot), with
+        the time of serialization as `emitted_at`. unit_tests/test_prepared_output.py compares
+        the lines with the CDK's, byte for byte."""
+        emitted_at = time.time_ns() // 1_000_000
+        lines = []
+        for record in records:
+            # the CDK's serializer leaves out a record's top-level fields whose value is null
+            data = {k: v for k, v in record.data.items() if v is not None}
+            message = {"type": "RECORD", "record": {"stream": STREAM, "data": data, "emitted_at": emitted_at}}
+            try:
+                lines.append(orjson.dumps(message).decode())
+            except Exception:  # what the CDK's airbyte_message_to_string falls back to
+                lines.append(json.dumps(message))
+        key = str(next(self._prepared_keys))
+        with self._lock:
+            self._prepared[key] = ("\n".join(lines) + "\n", len(lines))
+            self.prepared_pages += 1
+            self.prepared_records += len(lines)
+        return PreparedPage(key, [record.data for record in records], stream_slice)
+
+    def prepared_count(self, key: str) -> int:
+        """How many records the prepared page `key` holds (the entrypoint counts them for STATE)."""
+        with self._lock:
+            entry = self._prepared.get(key)
+        return entry[1] if entry else 0
+
+    def take_prepared(self, key: str) -> str:
+        """The RECORD lines of the prepared page `key` (each ending in a newline), once."""
+        with self._lock:
+            entry = self._prepared.pop(key, None)
+        if entry is None:
+            raise RuntimeError(f"customers: prepared page {key} is unknown or was written already")
+        return entry[0]
+
     def slice_for(self, page: int) -> StreamSlice:
         partition: Dict[str, Any] = {"page": page}
         if self.from_:
@@ -377,6 +426,27 @@ class CustomersPass:
         )
 
 
+PREPARED_KEY = "__upgates_prepared_page__"
+# How the CDK's entrypoint serializes a PreparedPage's record message (run.py recognises it).
+PREPARED_LINE_PREFIX = '{"type":"RECORD","record":{"stream":"%s","data":{"%s":"' % (STREAM, PREPARED_KEY)
+
+
+class PreparedPage(Record):
+    """One page of customers on its way to stdout as a single item of the CDK's queue (instead of
+    one Record per customer): its data is only `{PREPARED_KEY: key}`, the records' lines wait in
+    the pass (`CustomersPass.prepare`). The CDK's main loop handles it as one record (the stream
+    is marked RUNNING at the first), run.py's entrypoint counts the page's records for the next
+    STATE's `sourceStats.recordCount`, and run.py's launch writes the page's lines where the CDK
+    would write this record: before the STATE that covers the page (the partition is closed,
+    and its STATE emitted, after this item is queued). `records` (the data) is what the cursor
+    observes. The main thread thus does per page what it did per record; the per-record work
+    (building each record message, serializing it) is done in the worker that read the page."""
+
+    def __init__(self, key: str, records: List[Mapping[str, Any]], stream_slice: Optional[StreamSlice]) -> None:
+        super().__init__(data={PREPARED_KEY: key}, stream_name=STREAM, associated_slice=stream_slice)
+        self.records = records
+
+
 class PagePartition(DeclarativePartition):
     """One page of the customers list. Once a page of the pass has failed (an exhausted quota,
     a 403) the pages still queued are skipped without a request; the cursor does not count a
@@ -392,18 +462,29 @@ class PagePartition(DeclarativePartition):
     def read(self) -> Iterable[Record]:
         if self._prefetched is not None:
             records, self._prefetched = self._prefetched, None
-            yield from records
+            yield from self._out(records)
         else:
             self._pass.wait_for_room()
             if self._pass.stopped:
                 self.skipped = True
                 return
             try:
-                yield from super().read()
+                if self._pass.prepare_lines:
+                    yield from self._out(list(super().read()))
+                else:
+                    yield from super().read()
             except Exception:
                 self._pass.stop()
                 raise
         self._pass.page_read(self.page)
+
+    def _out(self, records: List[Record]) -> Iterable[Record]:
+        """The page as one PreparedPage when the output is prepared (and the page has records),
+        else record by record."""
+        if self._pass.prepare_lines and records:
+            yield self._pass.prepare(records, self.to_slice())
+        else:
+            yield from records
 
     def fetch(self) -> List[Record]:
         self._pass.wait_for_room()
@@ -609,7 +690,14 @@ class CustomersPassCursor(Cursor):
         return newest
 
     def observe(self, record: Record) -> None:
-        value = record.data.get(CURSOR_FIELD)
+        if isinstance(record, PreparedPage):
+            for data in record.records:
+                self._observe(data)
+            return
+        self._observe(record.data)
+
+    def _observe(self, data: Mapping[str, Any]) -> None:
+        value = data.get(CURSOR_FIELD)
         if not value or value == self._max_str:
             return
         try:

@@ -11,6 +11,7 @@ CDK's entrypoint.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, List, Optional
@@ -200,20 +201,74 @@ def launch(source: Any, args: List[str]) -> None:
     settles its page (the source buys a new page only while fewer than `num_workers` pages are
     bought and not settled, so a kill re-buys at most that many). Every line goes through the
     CDK's PRINT_BUFFER, whose lock the log handler shares: writing stdout beside it would let a
-    worker thread's log line cut a record line in two (seen: a record lost to a long log line)."""
-    from airbyte_cdk.entrypoint import AirbyteEntrypoint
-    from airbyte_cdk.logger import PRINT_BUFFER
+    worker thread's log line cut a record line in two (seen: a record lost to a long log line).
 
-    entrypoint = AirbyteEntrypoint(source)
+    Customers pages come prepared (`customers_pass.PreparedPage`): the worker that read a page
+    serialized its RECORD lines, the CDK's main loop passes the page as one record message, and
+    here that message's line is replaced by the page's lines. So the main thread, which every
+    page's STATE (and the slot it frees) waits for, does per page what it did per record. The
+    output means the same: the same RECORD lines (emitted_at: when the page was serialized), in
+    the same place before the STATE that covers them; the entrypoint counts each page's records
+    for `sourceStats.recordCount` (`_Entrypoint`), and the CDK's closing "Read N records" log
+    line counts records, not pages (`_RecordsNotPages`)."""
+    from airbyte_cdk.logger import PRINT_BUFFER
+    from source_upgates_customers.customers_pass import PREPARED_LINE_PREFIX
+
+    entrypoint = _entrypoint_class()(source)
     parsed = entrypoint.parse_args(args)
     source.settle_after_flush = True
+    if parsed.command == "read":
+        source.prepare_pages()
+        source.logger.addFilter(_RecordsNotPages(source))
+    prefix, start = PREPARED_LINE_PREFIX, len(PREPARED_LINE_PREFIX)
     with PRINT_BUFFER:
         for message in entrypoint.run(parsed):
+            if message.startswith(prefix):
+                PRINT_BUFFER.write(source.take_prepared(message[start:message.index('"', start)]))
+                continue
             PRINT_BUFFER.write(f"{message}\n")
             if message.startswith('{"type":"STATE"'):
                 PRINT_BUFFER.flush()
                 if '"customers"' in message and json.loads(message)["state"].get("stream", {}).get("stream_descriptor", {}).get("name") == "customers":
                     source.state_flushed()
+
+
+def _entrypoint_class() -> Any:
+    """The CDK's entrypoint, counting a prepared page's records (not 1) towards the next STATE's
+    `sourceStats.recordCount` (the entrypoint calls `self.handle_record_counts` per message)."""
+    from airbyte_cdk.entrypoint import AirbyteEntrypoint
+    from airbyte_cdk.models import Type
+    from airbyte_cdk.sources.connector_state_manager import HashableStreamDescriptor
+    from source_upgates_customers.customers_pass import PREPARED_KEY
+
+    class _Entrypoint(AirbyteEntrypoint):
+        def handle_record_counts(self, message: Any, stream_message_count: Any) -> Any:  # type: ignore[override]
+            record = message.record if message.type == Type.RECORD else None
+            if record is not None and isinstance(record.data, dict) and PREPARED_KEY in record.data:
+                extra = self.source.prepared_count(record.data[PREPARED_KEY]) - 1  # the base counts 1
+                stream_message_count[HashableStreamDescriptor(name=record.stream, namespace=record.namespace)] += float(extra)
+            return AirbyteEntrypoint.handle_record_counts(message, stream_message_count)
+
+    return _Entrypoint
+
+
+class _RecordsNotPages(logging.Filter):
+    """The CDK's "Read N records from customers stream" counts the items of its queue: with
+    prepared pages, pages. This filter makes it count the records again."""
+
+    def __init__(self, source: Any) -> None:
+        super().__init__()
+        self._source = source
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Read ") and record.msg.endswith(" records from customers stream"):
+            pages, records = self._source.prepared_totals()
+            try:
+                counted = int(record.msg[len("Read "):-len(" records from customers stream")])
+            except ValueError:
+                return True
+            record.msg = f"Read {counted - pages + records} records from customers stream"
+        return True
 
 
 if __name__ == "__main__":

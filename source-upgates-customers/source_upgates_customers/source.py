@@ -135,11 +135,33 @@ class SourceUpgatesCustomers(ConcurrentDeclarativeSource):
             restart_from=pass_start(config, None),
             config=config,
         )
+        self._customers_pass.prepare_lines = self.prepare_output
         return stream
 
     # ---- read: settle pages for the back-pressure (see CustomersPass.wait_for_room) ---------
     settle_after_flush = False  # run.py settles once a STATE is flushed to stdout
+    prepare_output = False  # run.py writes prepared pages (customers_pass.PreparedPage)
     _customers_pass: Optional[CustomersPass] = None
+
+    def prepare_pages(self) -> None:
+        """run.py's launch: customers pages reach the CDK's main loop as one PreparedPage each,
+        their RECORD lines serialized in the worker; launch writes them (`take_prepared`)."""
+        self.prepare_output = True
+        if self._customers_pass is not None:
+            self._customers_pass.prepare_lines = True
+
+    def prepared_count(self, key: str) -> int:
+        return self._customers_pass.prepared_count(key) if self._customers_pass is not None else 0
+
+    def take_prepared(self, key: str) -> str:
+        if self._customers_pass is None:
+            raise RuntimeError("customers: a prepared page without a customers pass")
+        return self._customers_pass.take_prepared(key)
+
+    def prepared_totals(self) -> tuple[int, int]:
+        """(prepared pages, their records) of this read."""
+        p = self._customers_pass
+        return (p.prepared_pages, p.prepared_records) if p is not None else (0, 0)
 
     def read(self, logger, config, catalog, state=None):  # type: ignore[no-untyped-def,override]
         source = self._for(config, catalog, state)
