@@ -77,12 +77,16 @@ def _all_ok(entry: Any) -> bool:
     return True
 
 
+# one accepted outcome for every accepted user (Outcome is frozen): no object per record
+_ACCEPTED = Outcome.accepted()
+
+
 def outcome_of(entry: Any) -> Outcome:
     if _all_ok(entry):
-        return Outcome.accepted()
+        return _ACCEPTED
     code, message = parse_entry(entry)
     if code == 0:
-        return Outcome.accepted()
+        return _ACCEPTED
     if code == 3:
         return Outcome.retry(3, message or "unhandled error")
     if code in (1, 2):
