@@ -109,9 +109,12 @@ class LoyaltyHandler(StreamHandler):
         out: dict[str, str] = {}
         breaks = 0
         for name, value in customer.items():
-            text, n = clean_text(value)
-            if n:
-                breaks += n
+            if value.__class__ is str and value.isprintable():
+                text = value.strip()  # clean_text's first case, without the call (most values)
+            else:
+                text, n = clean_text(value)
+                if n:
+                    breaks += n
             if text != "":  # an empty value is "not given": never sent as a blank
                 out[name] = text
         if breaks:
