@@ -26,6 +26,7 @@ import orjson
 import requests
 
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.partition_routers.single_partition_router import SinglePartitionRouter
@@ -142,17 +143,22 @@ class UpgatesErrorHandler(DefaultErrorHandler):
     at once: the manifest's filters match only 400/401/403/404 or a body that is not a JSON
     object (`{{ not response }}`), so none matches it, and their check would parse every page
     a second time with the standard library's `json` (1-2 ms of the worker's CPU per page, on
-    every page's critical path). Anything else goes through the filters as before.
+    every page's critical path). Anything else goes through the filters as before. A body that
+    parsed to an object is left on the response for `CustomersExtractor` (once), which would
+    otherwise parse it again.
     """
 
     def interpret_response(self, response_or_exception):  # type: ignore[no-untyped-def]
         response = response_or_exception
         if isinstance(response, requests.Response) and response.status_code == 200 and not response.history:
             try:
-                if orjson.loads(response.content):
-                    return SUCCESS_RESOLUTION
+                body = orjson.loads(response.content)
             except orjson.JSONDecodeError:
-                pass  # the filters decide (they read the body as requests does)
+                body = None  # the filters decide (they read the body as requests does)
+            if body:
+                if isinstance(body, dict):
+                    response.upgates_body = body
+                return SUCCESS_RESOLUTION
         if isinstance(response_or_exception, requests.exceptions.TooManyRedirects):
             response = response_or_exception.response
         if isinstance(response, requests.Response) and (300 <= response.status_code < 400 or response.history):
@@ -354,7 +360,10 @@ class CustomersExtractor(DpathExtractor):
         ]
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        for body in self.decoder.decode(response):
+        # The body the error handler parsed (an object: what the JSON decoder would yield, once)
+        parsed = response.__dict__.pop("upgates_body", None)
+        bodies = (parsed,) if parsed is not None and isinstance(self.decoder, JsonDecoder) else self.decoder.decode(response)
+        for body in bodies:
             if not isinstance(body, Mapping):
                 continue
             when = None

@@ -2,6 +2,8 @@
 
 - the `customers` stream reads one pass of the list as page partitions and checkpoints after
   every page (`customers_pass.customers_stream`), built around the manifest's own retriever;
+- the customers filters this config leaves unset are left out of the manifest the source is
+  built from (`without_unset_filters`: the same requests, fewer templates per request);
 - `check` asks `GET /status` (one request, never counted against the quota) and reads this API
   user's right to `customers` from it;
 - every HTTP client of the source never follows a redirect and has connect and read timeouts
@@ -33,6 +35,7 @@ from airbyte_cdk.models import (
     SyncMode,
 )
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.sources.declarative.interpolation.interpolated_mapping import InterpolatedMapping
 from airbyte_cdk.sources.source import TState
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.utils import AirbyteTracedException
@@ -68,9 +71,38 @@ def _packaged(node: Any) -> Any:
     return node
 
 
-def load_manifest() -> Dict[str, Any]:
-    """manifest.yaml of this package (never a manifest.yaml of the working directory)."""
-    return _packaged(yaml.safe_load(MANIFEST.read_text(encoding="utf-8")))
+def load_manifest(config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """manifest.yaml of this package (never a manifest.yaml of the working directory); with a
+    config, without the customers filters that config leaves unset (`without_unset_filters`)."""
+    manifest = _packaged(yaml.safe_load(MANIFEST.read_text(encoding="utf-8")))
+    return without_unset_filters(manifest, config) if config else manifest
+
+
+PER_REQUEST = ("stream_slice", "next_page_token", "stream_state", "stream_interval")
+
+
+def without_unset_filters(manifest: Dict[str, Any], config: Mapping[str, Any]) -> Dict[str, Any]:
+    """The customers requester's request parameters that depend on the config alone and give
+    nothing for this one (an unset filter: the CDK drops a parameter whose value is empty from
+    every request) are removed before the source is built: the same requests, without
+    interpolating a dozen empty templates per page (~1 ms of a worker's CPU). A parameter that
+    depends on the request (`page`, `last_update_time_from`) or gives a value is kept as written."""
+    requester = manifest.get("definitions", {}).get("customers_stream", {}).get("retriever", {}).get("requester", {})
+    params = requester.get("request_parameters") if isinstance(requester, dict) else None
+    if not isinstance(params, dict):
+        return manifest
+    kept = {}
+    for key, template in params.items():
+        if isinstance(template, str) and not any(word in template for word in PER_REQUEST):
+            try:
+                value = InterpolatedMapping({key: template}, parameters={}).eval(config).get(key)
+            except Exception:  # the CDK raises it again at the request, as before
+                value = template
+            if value is None:
+                continue
+        kept[key] = template
+    requester["request_parameters"] = kept
+    return manifest
 
 
 class SourceUpgatesCustomers(ConcurrentDeclarativeSource):
@@ -92,7 +124,7 @@ class SourceUpgatesCustomers(ConcurrentDeclarativeSource):
             catalog=catalog or ConfiguredAirbyteCatalog(streams=[]),
             config=config or {},
             state=state or [],
-            source_config=load_manifest(),
+            source_config=load_manifest(config),
         )
         self._catalog = catalog
         self._built_with_config = config is not None

@@ -79,3 +79,19 @@ def test_the_error_handlers_shortcut_resolves_a_page_as_the_manifests_filters_do
     expected = DefaultErrorHandler.interpret_response(handler, response(status, body))
     assert (got.response_action, got.failure_type, got.error_message) == (
         expected.response_action, expected.failure_type, expected.error_message)
+
+
+def test_a_page_the_error_handler_parsed_is_extracted_as_the_decoder_would():
+    source = SourceUpgatesCustomers(config=CONFIG)
+    stream = next(s for s in source.streams(CONFIG) if s.name == "customers")
+    retriever = customers_pass.declarative_parts(stream)[0]
+    extractor = retriever.record_selector.extractor
+    body = json.dumps({"current_page": 1, "number_of_pages": 1, "customers": [
+        {"customer_id": "5", "groups": {"2": "VIP"}, "newsletter_yn": "1", "last_update_time": "2024-01-01T00:00:00+01:00"},
+        {"customer_id": 6, "groups": None}]}).encode()
+    seen = response(200, body)
+    assert retriever.requester.error_handler.interpret_response(seen).response_action.name == "SUCCESS"
+    via_handler = list(extractor.extract_records(seen))
+    assert "upgates_body" not in seen.__dict__  # used once
+    assert via_handler == list(extractor.extract_records(response(200, body)))  # the decoder's way
+    assert via_handler[0]["customer_id"] == 5 and via_handler[0]["groups"] == [{"id": 2, "name": "VIP"}]
