@@ -289,11 +289,14 @@ class RequestSlots:
     runs once the slot is taken: False gives it back and raises `SlotWithdrawn`, nothing sent
     (the write loop's check that a limit learnt meanwhile still allows the batch's size).
 
-    Slots are given first come, first served: a freed slot passes to the thread that has
-    waited longest (a thread that frees one and asks again queues behind it), so no batch
-    waits forever and requests leave in the order their workers asked. After `stop()` (an
-    earlier batch failed) no slot is given any more: `acquire()` raises `NotSent`. `peak` is
-    the most slots ever taken at once (the write loop's "most requests in flight")."""
+    Batches take their first slot in the order they were handed to the workers: the write
+    loop `enlist()`s a ticket per batch when it submits it, and a `hold(ticket=...)` block
+    takes no slot while an earlier ticket has taken none yet (`delist()` when a batch ends
+    without a request). So requests leave in input order and a worker that frees a slot and
+    starts the next batch cannot take the slot a waiting batch was due (which would hold the
+    earlier batch, and the STATEs after it, back). After `stop()` (an earlier batch failed) no
+    slot is given any more: `acquire()` raises `NotSent`. `peak` is the most slots ever taken
+    at once (the write loop's "most requests in flight")."""
 
     def __init__(self, limit: int) -> None:
         if int(limit) < 1:
@@ -301,49 +304,71 @@ class RequestSlots:
         self.limit = int(limit)
         self.in_use = 0
         self.peak = 0
+        self.waiting = 0
         self._stopped = False
-        self._lock = threading.Lock()
-        self._waiters: deque[list[Any]] = deque()  # [lock released when served, granted?]
+        self._cond = threading.Condition(threading.Lock())
+        self._tickets = 0
+        self._pending: deque[int] = deque()  # tickets enlisted that have taken no slot yet, in order
 
-    def acquire(self) -> None:
-        with self._lock:
-            if self._stopped:
-                raise NotSent()
-            if self.in_use < self.limit and not self._waiters:
-                self.in_use += 1
-                if self.in_use > self.peak:
-                    self.peak = self.in_use
+    def enlist(self) -> int:
+        """A ticket for a batch about to be handed to the workers (in submission order)."""
+        with self._cond:
+            self._tickets += 1
+            self._pending.append(self._tickets)
+            return self._tickets
+
+    def delist(self, ticket: Optional[int]) -> None:
+        """The batch of `ticket` takes no (more) first slot: later tickets need not wait for it."""
+        if ticket is None:
+            return
+        with self._cond:
+            try:
+                self._pending.remove(ticket)
+            except ValueError:
                 return
-            waiter: list[Any] = [threading.Lock(), False]
-            waiter[0].acquire()
-            self._waiters.append(waiter)
-        waiter[0].acquire()  # released by release() (the slot handed over) or stop()
-        if not waiter[1]:
-            raise NotSent()
+            self._cond.notify_all()
+
+    def acquire(self, ticket: Optional[int] = None) -> None:
+        with self._cond:
+            self.waiting += 1
+            try:
+                while True:
+                    if self._stopped:
+                        raise NotSent()
+                    due = ticket is None or not self._pending or self._pending[0] == ticket or ticket not in self._pending
+                    if due and self.in_use < self.limit:
+                        break
+                    self._cond.wait()
+            finally:
+                self.waiting -= 1
+            self.in_use += 1
+            if self.in_use > self.peak:
+                self.peak = self.in_use
+            if ticket is not None and ticket in self._pending:
+                self._pending.remove(ticket)
+                self._cond.notify_all()
 
     def release(self) -> None:
-        with self._lock:
-            waiter = self._waiters.popleft() if self._waiters and not self._stopped else None
-            if waiter is not None:
-                waiter[1] = True  # the slot passes to it: in_use is unchanged
-                waiter[0].release()
-            else:
-                self.in_use -= 1
-        if waiter is not None and HANDOVER_PAUSE:
+        with self._cond:
+            self.in_use -= 1
+            waiting = self.waiting
+            if waiting:
+                self._cond.notify_all()
+        if waiting and HANDOVER_PAUSE:
             time.sleep(HANDOVER_PAUSE)
 
     def stop(self) -> None:
         """No slot is given from now on (requests in flight finish; waiting ones raise NotSent)."""
-        with self._lock:
+        with self._cond:
             self._stopped = True
-            while self._waiters:
-                self._waiters.popleft()[0].release()
+            self._cond.notify_all()
 
     @contextmanager
     def hold(
         self,
         *,
         lazy: bool = False,
+        ticket: Optional[int] = None,
         check: Optional[Callable[[], bool]] = None,
         on_error: Optional[Callable[[BaseException], None]] = None,
     ) -> Iterator[None]:
@@ -351,7 +376,7 @@ class RequestSlots:
         HttpClient exchange; HttpClient exchanges inside the block take no other. When the
         block raises, `on_error(exc)` runs before the slot is freed (the write loop stops the
         slots there, so no waiting batch is sent after an error)."""
-        block = _Block(self, check)
+        block = _Block(self, check, ticket)
         previous = getattr(_slot_local, "block", None)
         _slot_local.block = block
         try:
@@ -368,18 +393,20 @@ class RequestSlots:
             if block.taken:
                 block.taken = False
                 self.release()
+            else:
+                self.delist(ticket)  # no request made (or none allowed): later batches need not wait
 
 
 class _Block:
     """A `RequestSlots.hold()` block of one thread: its slot taken yet or not."""
 
-    __slots__ = ("slots", "check", "taken")
+    __slots__ = ("slots", "check", "ticket", "taken")
 
-    def __init__(self, slots: RequestSlots, check: Optional[Callable[[], bool]]) -> None:
-        self.slots, self.check, self.taken = slots, check, False
+    def __init__(self, slots: RequestSlots, check: Optional[Callable[[], bool]], ticket: Optional[int] = None) -> None:
+        self.slots, self.check, self.ticket, self.taken = slots, check, ticket, False
 
     def take(self) -> None:
-        self.slots.acquire()
+        self.slots.acquire(self.ticket)
         self.taken = True
         if self.check is not None and not self.check():
             self.taken = False

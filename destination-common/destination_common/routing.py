@@ -242,8 +242,9 @@ class Routing:
                 break
             wait([b.future for b in (blockers or self._inflight) if b.future is not None], return_when=FIRST_COMPLETED)
         batch = Batch(handler, items, keys, floor)
-        batch.future = self._ensure_executor().submit(self._run_batch, handler, items)
-        batch.future.add_done_callback(lambda _f: self._wake())
+        ticket = self._slots.enlist()  # its turn for a request slot: requests leave in input order
+        batch.future = self._ensure_executor().submit(self._run_batch, handler, items, ticket)
+        batch.future.add_done_callback(lambda f: (self._slots.delist(ticket) if f.cancelled() else None, self._wake()))
         self._inflight.append(batch)
 
     def _reap(self) -> None:

@@ -21,6 +21,9 @@ from destination_common.stream_handler import StreamHandler
 logger = logging.getLogger("airbyte")
 
 
+_ticket = threading.local()  # .value: the RequestSlots ticket of the batch this worker settles
+
+
 class Settlement:
     """Send, bisect, retry (a part of `WriteLoop`; runs in the worker threads, counters under
     `self._lock`; rejects and plans are recorded through `Reporting.reject` / `_plan`)."""
@@ -32,13 +35,15 @@ class Settlement:
     _stop_sending: threading.Event
     _slots: RequestSlots
 
-    def _run_batch(self, handler: StreamHandler, items: Sequence[Item]) -> None:
+    def _run_batch(self, handler: StreamHandler, items: Sequence[Item], ticket: Optional[int] = None) -> None:
         """A worker's task: settle one batch, unless an earlier batch's send() already raised
         (then it is not sent at all: the sync stops after the requests in flight; a request
-        waiting for a slot is not sent either)."""
-        if self._stop_sending.is_set():
-            raise NotSent()
+        waiting for a slot is not sent either). `ticket`: the batch's turn for its first
+        request slot (`RequestSlots.enlist`)."""
+        _ticket.value = ticket
         try:
+            if self._stop_sending.is_set():
+                raise NotSent()
             self.settle(handler, items)
         except NotSent:
             raise
@@ -46,6 +51,9 @@ class Settlement:
             self._stop_sending.set()
             self._slots.stop()
             raise
+        finally:
+            _ticket.value = None
+            self._slots.delist(ticket)
 
     def _request_slot(self, handler: StreamHandler, size: int) -> Any:
         """The request slot of one send()/plan() (`RequestSlots.hold`): taken before the call,
@@ -61,7 +69,10 @@ class Settlement:
             return not limit or size <= limit
 
         return self._slots.hold(
-            lazy=bool(getattr(handler, "requests_through_http_client", False)), check=fits, on_error=self._stop_on
+            lazy=bool(getattr(handler, "requests_through_http_client", False)),
+            ticket=getattr(_ticket, "value", None),
+            check=fits,
+            on_error=self._stop_on,
         )
 
     def _stop_on(self, exc: BaseException) -> None:
@@ -80,17 +91,16 @@ class Settlement:
             for start in range(0, len(items), limit):
                 self.settle(handler, items[start : start + limit], retried)
             return
-        with self._lock:
-            self.stats.batches += 1
+        # nothing on the way to the request takes self._lock: the worker settling the batch
+        # before holds it while it writes rejects and notes
         try:
             with self._request_slot(handler, len(items)):
                 outcomes = list(handler.plan(items) if self.dry_run else handler.send(items))
         except SlotWithdrawn:
-            with self._lock:
-                self.stats.batches -= 1  # never sent: a limit learnt meanwhile slices it
-            self.settle(handler, items, retried)
+            self.settle(handler, items, retried)  # never sent: a limit learnt meanwhile slices it
             return
         except BatchRefused as refused:
+            self._count_batch()
             learned = self.handler_limit(handler)
             if learned and len(items) > learned:
                 # the handler learned the API's size limit from this refusal: slice to it
@@ -99,6 +109,12 @@ class Settlement:
                 return
             self._bisect(handler, items, refused.code, refused.reason, retried)
             return
+        except NotSent:
+            raise
+        except BaseException:
+            self._count_batch()
+            raise
+        self._count_batch()
         if len(outcomes) != len(items):
             raise system_error(
                 f"{self.name}: the API answered {len(outcomes)} outcomes for {len(items)} items sent; "
@@ -136,6 +152,10 @@ class Settlement:
                 self.stats.item_retries += len(again)
             logger.info(f"Retrying {len(again)} item(s) once after an unhandled error")
             self.settle(handler, again, retried=True)
+
+    def _count_batch(self) -> None:
+        with self._lock:
+            self.stats.batches += 1
 
     def _bisect(self, handler: StreamHandler, items: Sequence[Item], code: Any, reason: str, retried: bool) -> None:
         """Items refused together for a non-transient cause: a lone one is rejected with that

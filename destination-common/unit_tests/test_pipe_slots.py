@@ -29,26 +29,63 @@ def wait_for(condition, what):
 
 
 # ---- RequestSlots --------------------------------------------------------------------------
-def test_a_freed_slot_goes_to_the_thread_that_waited_longest_not_to_the_one_that_freed_it():
-    slots = RequestSlots(1)
-    order = []
-    slots.acquire()
+def start(target, *args):
+    t = threading.Thread(target=target, args=args, daemon=True)  # a broken test must not hang pytest's exit
+    t.start()
+    return t
 
-    def waiter():
-        slots.acquire()
-        order.append("waiter")
+
+def test_batches_take_their_first_slot_in_the_order_they_were_handed_to_the_workers():
+    slots = RequestSlots(1)
+    tickets = [slots.enlist() for _ in range(3)]
+    order = []
+
+    def batch(ticket):
+        slots.acquire(ticket)
+        order.append(ticket)
         slots.release()
 
-    t = threading.Thread(target=waiter)
-    t.start()
-    wait_for(lambda: len(slots._waiters) == 1, "the waiter never queued")
+    threads = []
+    for ticket in reversed(tickets):  # the last batch asks first
+        threads.append(start(batch, ticket))
+        wait_for(lambda: slots.waiting == len(threads) or order, "a batch never asked")
+    for t in threads:
+        t.join(LIVENESS)
+    assert order == tickets
+    assert slots.in_use == 0 and slots.peak == 1
+
+
+def test_a_worker_that_frees_a_slot_cannot_take_it_from_the_batch_that_waits_for_it():
+    slots = RequestSlots(1)
+    slots.acquire()  # a request of the batch before (a bisection half: no ticket)
+    first = slots.enlist()
+    order = []
+
+    def waiting():
+        slots.acquire(first)
+        order.append("waiting batch")
+        slots.release()
+
+    t = start(waiting)
+    wait_for(lambda: slots.waiting == 1, "the batch never asked")
     slots.release()
-    slots.acquire()  # asks again at once: queues behind the waiter
-    order.append("freer")
+    slots.acquire(slots.enlist())  # the same worker's next batch, at once
+    order.append("next batch")
     slots.release()
     t.join(LIVENESS)
-    assert order == ["waiter", "freer"]
-    assert slots.in_use == 0 and slots.peak == 1
+    assert order == ["waiting batch", "next batch"]
+
+
+def test_a_batch_that_makes_no_request_does_not_hold_later_batches_back():
+    slots = RequestSlots(1)
+    first, second = slots.enlist(), slots.enlist()
+    done = []
+    t = start(lambda: (slots.acquire(second), done.append(True), slots.release()))
+    wait_for(lambda: slots.waiting == 1, "the second batch never asked")
+    with slots.hold(lazy=True, ticket=first):
+        pass  # no HttpClient exchange: no slot taken
+    t.join(LIVENESS)
+    assert done == [True] and slots.peak == 1
 
 
 def test_never_more_slots_than_the_limit_across_threads():
@@ -67,9 +104,7 @@ def test_never_more_slots_than_the_limit_across_threads():
                 now[0] -= 1
             slots.release()
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
+    threads = [start(worker) for _ in range(8)]
     for t in threads:
         t.join(LIVENESS)
     assert peak[0] <= 3 and slots.peak <= 3 and slots.in_use == 0
@@ -86,9 +121,8 @@ def test_after_stop_waiting_and_new_requests_are_not_sent():
         except NotSent:
             raised.append(True)
 
-    t = threading.Thread(target=waiter)
-    t.start()
-    wait_for(lambda: len(slots._waiters) == 1, "the waiter never queued")
+    t = start(waiter)
+    wait_for(lambda: slots.waiting == 1, "the waiter never queued")
     slots.stop()
     t.join(LIVENESS)
     assert raised == [True]
@@ -115,8 +149,7 @@ def test_http_client_exchanges_take_a_slot_only_in_a_bound_thread_and_one_per_ho
             seen.append(slots.in_use)
         seen.append(slots.in_use)
 
-    t = threading.Thread(target=bound)
-    t.start()
+    t = start(bound)
     t.join(LIVENESS)
     assert seen == [0, 1, 0] and slots.peak == 1
     assert srv.hits == 4
