@@ -27,8 +27,10 @@ class StreamHandler(ABC):
                        items of a part so refused (one of several requests made for a batch);
                        raise AirbyteTracedException for what must stop the sync (transient
                        outage after retries, bad creds). Runs in a worker thread, up to
-                       `max_concurrent_requests` + 1 at once (one more settles its answer
-                       while the others' requests are in flight): it must be thread-safe.
+                       `max_concurrent_requests` at once (one more with
+                       `requests_through_http_client`: building its request while the others'
+                       are out), beside another worker settling an earlier batch's outcomes:
+                       it must be thread-safe.
     plan(items)      → dry run only, instead of send(): one Outcome per item,
                        Outcome.planned("create" | "update" | "create or update") or
                        Outcome.rejected(code, reason), using read-only API calls only. Default:
