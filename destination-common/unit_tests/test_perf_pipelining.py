@@ -82,6 +82,49 @@ def test_the_reader_blocks_on_a_bounded_read_ahead_and_every_message_arrives():
     assert loop.stats.accepted == 50 and len(out) == 1
 
 
+def test_read_ahead_takes_a_slot_per_input_chunk_stays_bounded_and_holds_back_no_message():
+    """The reader takes a read-ahead slot per writer.INPUT_CHUNK messages: it is at most
+    ceil(input_buffer / INPUT_CHUNK) × INPUT_CHUNK messages ahead of the main thread, and every
+    message still travels at once: records the input gave before it went idle are sent (a full
+    batch) and the state after them echoed while the input stays idle."""
+    chunk = writer_module.INPUT_CHUNK
+
+    class Counting(FakeHandler):
+        mapped = 0
+
+        def map(self, data):
+            self.mapped += 1
+            return super().map(data)
+
+    handler = Counting()
+    loop = WriteLoop({"users": handler}, batch_size=50, input_buffer=100)
+    bound = -(-100 // chunk) * chunk
+    ahead = []
+    sent_while_idle = threading.Event()
+    waited = []
+
+    def messages():
+        for i in range(3000):
+            ahead.append(i - handler.mapped)
+            yield record({"email": f"u{i}@x.io"})
+        yield state(1)
+        for i in range(50):  # one more full batch, not a multiple of the chunk, then idle input
+            yield record({"email": f"v{i}@x.io"})
+        waited.append(sent_while_idle.wait(10))  # 10 s: liveness only
+        yield state(2)
+
+    def on_send(items):
+        if items[0].key == "v0@x.io":
+            sent_while_idle.set()
+
+    original = handler.send
+    handler.send = lambda items: (on_send(items), original(items))[1]
+    out = list(loop.run(messages()))
+    assert waited == [True] and len(out) == 2
+    assert loop.stats.accepted == 3050 and handler.mapped == 3050
+    assert max(ahead) <= bound and max(ahead) > 1  # the reader does read ahead, within the bound
+
+
 def test_http_client_never_reads_netrc(tmp_path, monkeypatch):
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login someone password netrc-secret\n")
