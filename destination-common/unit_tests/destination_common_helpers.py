@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any, Sequence
 
 from airbyte_cdk.models import (
@@ -72,3 +73,14 @@ class FakeHandler(StreamHandler):
             else:
                 out.append(Outcome.accepted())
         return out
+
+
+def reply_json(handler: Any, status: int, body: Any) -> None:
+    """Answer from a test server's BaseHTTPRequestHandler: `body` (bytes as they are, else
+    JSON) with its status, content type and length."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(raw)))
+    handler.end_headers()
+    handler.wfile.write(raw)

@@ -1,4 +1,3 @@
-import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -9,6 +8,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_common import HttpClient, add_secret, check_url, redact
+from destination_common_helpers import reply_json
 
 
 class Server:
@@ -31,12 +31,7 @@ class Server:
                     self.connection.close()
                     return
                 status, body = step
-                raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                reply_json(self, status, body)
 
         self.httpd = HTTPServer(("127.0.0.1", 0), H)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/x"

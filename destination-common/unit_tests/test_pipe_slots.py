@@ -12,7 +12,7 @@ import pytest
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from destination_common_helpers import FakeHandler, record, state
+from destination_common_helpers import FakeHandler, record, reply_json, state
 
 from destination_common import BatchRefused, HttpClient, Outcome, RejectLog, StreamHandler, WriteLoop
 from destination_common.http import RequestSlots, bind_request_slots
@@ -198,12 +198,7 @@ class Api:
                     status, body = 413, {"error": f"at most {outer.limit} items"}
                 else:
                     status, body = 200, {"results": ["fatal" if i in outer.fatal else "ok" for i in items]}
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                reply_json(self, status, body)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
