@@ -10,6 +10,7 @@ from typing import Any
 
 from destination_common import MappingError, MappingRegistry, field_templates
 
+from destination_cartum_users.phones import at_path
 from destination_cartum_users.schema import B2B_KEYS, template_types
 
 # Preset `upgates_customer`: UPgates writes an ISO 3166-1 alpha-2 code, Cartum shows a country
@@ -136,20 +137,8 @@ def _group_keys(groups: Any) -> list[str]:
 
 def _steps(path: str) -> tuple[str, ...]:
     steps = tuple(path.split("."))
-    assert not any(step.isdigit() for step in steps), path  # object keys only: see _at
+    assert not any(step.isdigit() for step in steps), path  # object keys only: see phones.at_path
     return steps
-
-
-def _at(record: Any, steps: tuple[str, ...]) -> Any:
-    """`get_path(record, path)` for a path of object keys (no list indexes), split once
-    instead of for every record."""
-    cur = record
-    for step in steps:
-        if isinstance(cur, Mapping) and step in cur:
-            cur = cur[step]
-        else:
-            return None
-    return cur
 
 
 COMPANY_NAME = _steps("company.name")
@@ -171,7 +160,7 @@ def upgates_customer(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]],
 
     def mapper(record: Mapping[str, Any]) -> dict:
         out: dict[str, Any] = {}
-        company = _text(_at(record, COMPANY_NAME)) or ""
+        company = _text(at_path(record, COMPANY_NAME)) or ""
         names = " ".join(p for p in (_text(record.get("firstname")) or "", _text(record.get("surname")) or "") if p)
         if record.get("type") == "company" and company:
             title = company
@@ -179,17 +168,17 @@ def upgates_customer(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]],
             title = names or company
         if title:
             out["title"] = title
-        email = _text(_at(record, LOGIN_EMAIL)) or _text(record.get("email"))
+        email = _text(at_path(record, LOGIN_EMAIL)) or _text(record.get("email"))
         if email:
             out["email"] = email
-        phone = _text(_at(record, COMMUNICATION_PHONE))
+        phone = _text(at_path(record, COMMUNICATION_PHONE))
         if phone:
             out["phone"] = phone
-        code = _at(record, BILLING_COUNTRY)
+        code = at_path(record, BILLING_COUNTRY)
         if code:
             out["country"] = countries.get(str(code).upper(), str(code))
         for target, steps in BILLING_TEXTS:
-            value = _text(_at(record, steps))
+            value = _text(at_path(record, steps))
             if value:
                 out[target] = value
         accept = record.get("newsletter_accept")

@@ -23,9 +23,9 @@ COUNTRY_PATHS = ("addresses.billing.country_id", "addresses.delivery.country_id"
 _COUNTRY_STEPS = tuple(tuple(path.split(".")) for path in COUNTRY_PATHS)
 
 
-def _at(record: Mapping[str, Any], steps: tuple[str, ...]) -> Any:
+def at_path(record: Mapping[str, Any], steps: tuple[str, ...]) -> Any:
     """`get_path(record, path)` for a path of object keys (no list indexes), without splitting
-    the path for every record."""
+    the path for every record (`steps`: the path split once; mapping.py uses it too)."""
     cur: Any = record
     for step in steps:
         if isinstance(cur, Mapping) and step in cur:
@@ -66,7 +66,7 @@ class PhonePolicy:
     def region_of(self, payload: Mapping[str, Any], record: Mapping[str, Any]) -> Optional[str]:
         is_mapping = isinstance(record, Mapping)
         for steps in _COUNTRY_STEPS:
-            value = _at(record, steps) if is_mapping else None
+            value = at_path(record, steps) if is_mapping else None
             if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
                 region = region_for_country(value)
                 if region:
