@@ -29,7 +29,7 @@ def _emit(message: dict) -> None:
     sys.stdout.flush()
 
 
-def _trace_error(message: str) -> None:
+def _trace_error(message: str, failure: str = "config_error") -> None:
     """The start-up rule shared with source-cartum: a file that cannot be used is an
     AirbyteTracedException config_error, printed as the CDK's entrypoint prints one (one TRACE
     line on stdout), then exit code 1 (the caller), no traceback."""
@@ -37,7 +37,7 @@ def _trace_error(message: str) -> None:
     from airbyte_cdk.utils.traced_exception import AirbyteTracedException
     import orjson
 
-    error = AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+    error = AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType(failure))
     sys.stdout.write(orjson.dumps(AirbyteMessageSerializer.dump(error.as_airbyte_message())).decode() + "\n")
     sys.stdout.flush()
 
@@ -211,7 +211,7 @@ def launch(source: Any, args: List[str]) -> None:
     for `sourceStats.recordCount` (`_Entrypoint`), and the CDK's closing "Read N records" log
     line counts records, not pages (`_records_not_pages`)."""
     from airbyte_cdk.logger import PRINT_BUFFER
-    from source_upgates_customers.customers_pass import PREPARED_LINE_PREFIX
+    from source_upgates_customers.customers_pass import PREPARED_KEY, PREPARED_LINE_PREFIX
 
     entrypoint = _entrypoint_class()(source)
     parsed = entrypoint.parse_args(args)
@@ -230,11 +230,25 @@ def launch(source: Any, args: List[str]) -> None:
             if message.startswith(prefix):
                 PRINT_BUFFER.write(source.take_prepared(message[start:message.index('"', start)]))
                 continue
+            if PREPARED_KEY in message and message.startswith('{"type":"RECORD"'):
+                # an airbyte-cdk that serializes records differently (another 7.x than the lock's):
+                # writing this line would put a placeholder where a page of customers belongs
+                PRINT_BUFFER.flush()
+                _trace_error(UNRECOGNISED_PAGE, failure="system_error")
+                sys.exit(1)
             PRINT_BUFFER.write(f"{message}\n")
             if message.startswith('{"type":"STATE"'):
                 PRINT_BUFFER.flush()
                 if '"customers"' in message and json.loads(message)["state"].get("stream", {}).get("stream_descriptor", {}).get("name") == "customers":
                     source.state_flushed()
+
+
+UNRECOGNISED_PAGE = (
+    "source-upgates-customers: the installed airbyte-cdk serializes a page of customers in a form "
+    "this version does not recognise; the sync stopped before writing it (nothing after the last "
+    "STATE is lost: the next sync reads it again). Install the connector with the airbyte-cdk "
+    "version of its lock file (requirements.lock.txt) or use its image."
+)
 
 
 def _entrypoint_class() -> Any:

@@ -49,3 +49,38 @@ def test_an_unusable_config_file_is_one_config_error_trace_and_exit_1(monkeypatc
         assert word in error["message"], error["message"]
     assert "Traceback" not in error.get("stack_trace", "")
     assert "not json" not in lines[0] and "\\u00ff" not in lines[0]  # never the file's content
+
+
+def test_a_prepared_page_in_a_form_this_version_does_not_know_stops_the_sync_instead_of_writing_a_placeholder(monkeypatch, capfd):
+    """Another airbyte-cdk 7.x than the lock's could serialize a PreparedPage's record with its
+    fields in another order: run.py must not write that placeholder line where a page of
+    customers belongs (the page would be lost silently); a system_error TRACE, exit 1, and no
+    line with the placeholder key."""
+    from source_upgates_customers.customers_pass import PREPARED_KEY
+
+    state = '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"groups"},"stream_state":{}}}}'
+    reordered = '{"type":"RECORD","record":{"data":{"%s":"1"},"stream":"customers","emitted_at":1}}' % PREPARED_KEY
+
+    class Entrypoint:
+        def __init__(self, source):
+            pass
+
+        def parse_args(self, args):
+            return type("Parsed", (), {"command": "check"})()
+
+        def run(self, parsed):
+            yield state
+            yield reordered
+
+    class Source:
+        settle_after_flush = False
+
+    monkeypatch.setattr(run_module, "_entrypoint_class", lambda: Entrypoint)
+    with pytest.raises(SystemExit) as exited:
+        run_module.launch(Source(), ["check"])
+    out = capfd.readouterr().out  # fd level: the CDK's print buffer writes to sys.__stdout__
+    assert exited.value.code == 1
+    assert PREPARED_KEY not in out and out.splitlines()[0] == state
+    trace = json.loads(out.splitlines()[-1])
+    assert trace["type"] == "TRACE" and trace["trace"]["error"]["failure_type"] == "system_error"
+    assert "does not recognise" in trace["trace"]["error"]["message"]
