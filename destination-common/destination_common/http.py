@@ -602,7 +602,7 @@ class HttpClient:
                 hooks=kwargs.get("hooks"),
             )
         )
-        send_kwargs: dict[str, Any] = {"timeout": kwargs.get("timeout"), "allow_redirects": kwargs.get("allow_redirects", True)}
+        send_kwargs: dict[str, Any] = {"timeout": kwargs.get("timeout"), "allow_redirects": kwargs.get("allow_redirects", False)}
         send_kwargs.update(self._environment(prepared.url or url))
         with _exchange_slot():
             return session.send(prepared, **send_kwargs)
