@@ -60,6 +60,7 @@ import airbyte_cdk.utils.airbyte_secrets_utils as _secrets_utils
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from destination_common import transport
 from destination_common.errors import config_error, transient_error
 from destination_common.outcomes import NotSent, SlotWithdrawn
 
@@ -459,6 +460,8 @@ class HttpClient:
     `Retry-After` is honoured up to `backoff_max`). Other 4xx are returned at once (never
     retried). When retries run out it raises a transient_error AirbyteTracedException that
     says what failed and what to do. Counters: `requests` (every HTTP attempt), `retries`.
+    `direct=False`: every request through `Session.send` (else `transport.DirectTransport`
+    where it sends the same request, see transport.py).
     """
 
     def __init__(
@@ -473,6 +476,7 @@ class HttpClient:
         service: str = "the API",
         session: Optional[requests.Session] = None,
         sleep: Callable[[float], None] = time.sleep,
+        direct: bool = True,
     ) -> None:
         self.timeout = timeout
         self.max_retries = max(0, int(max_retries))
@@ -499,6 +503,8 @@ class HttpClient:
         self._count_lock = threading.Lock()  # send() runs in worker threads
         self.retries = 0
         self._sleep = sleep
+        # http.client instead of Session.send where that sends the same request (transport.py)
+        self._direct: Optional[transport.DirectTransport] = transport.DirectTransport() if direct else None
 
     def stats(self) -> dict[str, int]:
         with self._count_lock:
@@ -602,8 +608,12 @@ class HttpClient:
                 hooks=kwargs.get("hooks"),
             )
         )
+        settings = self._environment(prepared.url or url)
+        if self._direct is not None and transport.usable(session, prepared, settings):
+            with _exchange_slot():
+                return self._direct.send(session, prepared, kwargs.get("timeout"), settings.get("verify", True))
         send_kwargs: dict[str, Any] = {"timeout": kwargs.get("timeout"), "allow_redirects": kwargs.get("allow_redirects", False)}
-        send_kwargs.update(self._environment(prepared.url or url))
+        send_kwargs.update(settings)
         with _exchange_slot():
             return session.send(prepared, **send_kwargs)
 
