@@ -103,6 +103,9 @@ class ImportHandler(StreamHandler):
     serialises its token refresh."""
 
     dedupe = True
+    # every request of send() goes through HttpClient (client.py; a re-login too): the request
+    # slot is taken once the request is built, so it leaves the moment the previous answer is in
+    requests_through_http_client = True
     function = "users/import"
     list_key = "users"
     noun = "users"

@@ -10,6 +10,7 @@ import time
 import pytest
 from airbyte_cdk.models import FailureType, Type
 from destination_common.phones import normalise_phone, region_for_country
+from destination_cartum_users.client import TOKEN_STATUSES
 
 from cartum_write_helpers import catalog_dict, export_users, record, state, user, write
 
@@ -137,8 +138,12 @@ def test_token_expiry_mid_write_logs_in_once_more(cartum_write_factory):
     result = write(api, [record(user(i)) for i in range(9)], batch_size=3)
     assert result.error is None
     assert api.log.count(function="auth") == 2
-    statuses = [r.status for r in api.log.select(function=IMPORT)]
-    assert len(statuses) == 4  # 3 batches + the one refused for the expired token, resent
+    outcomes = [r.outcome for r in api.log.select(function=IMPORT)]
+    refused = [o for o in outcomes if o != "OK"]
+    # 3 batches, plus each import refused for the expired token, resent: the one in flight when
+    # the token expired and, at most, the next one, whose request was built with the old token
+    # while it waited for its slot (requests_through_http_client); one new login for both
+    assert outcomes.count("OK") == 3 and 1 <= len(refused) <= 2 and set(refused) <= TOKEN_STATUSES
     shop = export_users(api)
     assert all(f"user{i}@example.com" in shop for i in range(9))
 

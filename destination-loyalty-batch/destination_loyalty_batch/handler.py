@@ -47,6 +47,10 @@ _DELIMITER_CHARS = tuple(DELIMITERS.values())
 
 
 class LoyaltyHandler(StreamHandler):
+    # every request of send() goes through HttpClient (client.py): the request slot is taken once
+    # the request is built, so it leaves the moment the previous answer is in (StreamHandler)
+    requests_through_http_client = True
+
     def __init__(
         self,
         *,
