@@ -69,7 +69,12 @@ class RetryAfterHttpDate(WaitUntilTimeFromHeaderBackoffStrategy):
     """Wait until the time in `Retry-After`, at least `min_wait`; when that is
     `max_waiting_time_in_seconds` or longer (an hourly or daily quota used up), stop the stream
     with a transient error instead, so the sync ends with the state it has saved. Without the
-    header it returns None and the CDK's exponential backoff applies."""
+    header it returns None and the CDK's exponential backoff applies.
+
+    A `Retry-After` date is the API's clock: the wait is counted from the answer's own `Date`
+    when it has one, this machine's clock otherwise. A machine clock minutes off (or a quota
+    window that ends in a few seconds by one clock and in an hour by the other) would
+    otherwise wait through a used-up quota, or stop for a short one."""
 
     def backoff_time(
         self,
@@ -80,7 +85,8 @@ class RetryAfterHttpDate(WaitUntilTimeFromHeaderBackoffStrategy):
             return None
         header = self.header.eval(self.config)  # type: ignore[union-attr]
         raw = response_or_exception.headers.get(header)
-        wait = seconds_until_retry(raw, time.time())
+        answered = answer_time(response_or_exception.headers)  # the API's clock, when it says
+        wait = seconds_until_retry(raw, answered.timestamp() if answered is not None else time.time())
         if wait is None:
             return None
         min_wait = self.min_wait.eval(self.config)  # type: ignore[union-attr]

@@ -65,6 +65,18 @@ def test_quota_wait_stops_the_stream_as_transient():
     assert later in err.value.message
 
 
+@pytest.mark.parametrize("machine_clock_off_by", [-1800, 0, 1800])
+def test_the_wait_is_counted_on_the_apis_clock_when_the_answer_has_a_date(machine_clock_off_by):
+    # the API says: it is 10:00:05 and the quota is back at 11:00:00, whatever this machine's clock says
+    api_now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=machine_clock_off_by)
+    headers = {"Date": format_datetime(api_now, usegmt=True),
+               "Retry-After": format_datetime(api_now + timedelta(seconds=3595), usegmt=True)}
+    with pytest.raises(AirbyteTracedException, match="quota is used up"):
+        strategy(max_wait=30).backoff_time(response(429, **headers), 1)
+    headers["Retry-After"] = format_datetime(api_now + timedelta(seconds=5), usegmt=True)
+    assert 5 <= strategy(max_wait=30).backoff_time(response(429, **headers), 1) <= 6
+
+
 def test_no_header_leaves_the_cdk_backoff():
     assert strategy().backoff_time(response(500), 1) is None
     assert strategy().backoff_time(requests.ConnectionError(), 1) is None
