@@ -89,16 +89,15 @@ class DirectTransport:
         self._contexts: dict[Any, ssl.SSLContext] = {}
 
     # ---- connections ------------------------------------------------------------------------
-    def _context(self, verify: Any) -> ssl.SSLContext:
-        key = verify if isinstance(verify, (bool, str)) else True
-        context = self._contexts.get(key)
+    def _context(self, verify: bool | str) -> ssl.SSLContext:
+        context = self._contexts.get(verify)
         if context is None:
-            if key is False:
+            if verify is False:
                 context = ssl._create_unverified_context()  # requests' verify=False: no check at all
             else:
-                where = DEFAULT_CA_BUNDLE_PATH if key is True else key
+                where = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
                 context = ssl.create_default_context(**({"capath": where} if os.path.isdir(where) else {"cafile": where}))
-            self._contexts[key] = context
+            self._contexts[verify] = context
         return context
 
     def _take(self, key: tuple[Any, ...]) -> Optional[http.client.HTTPConnection]:
@@ -120,14 +119,7 @@ class DirectTransport:
                 return
         conn.close()
 
-    def close(self) -> None:
-        with self._lock:
-            conns = [c for idle in self._idle.values() for c in idle]
-            self._idle.clear()
-        for conn in conns:
-            conn.close()
-
-    def _connect(self, scheme: str, host: str, port: int, verify: Any, connect_timeout: Optional[float], request: Any):
+    def _connect(self, scheme: str, host: str, port: int, verify: bool | str, connect_timeout: Optional[float], request: Any):
         try:
             if scheme == "https":
                 conn: http.client.HTTPConnection = http.client.HTTPSConnection(
@@ -155,7 +147,8 @@ class DirectTransport:
         port = parts.port or _DEFAULT_PORTS[scheme]
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-        key = (scheme, host, port, verify if isinstance(verify, (bool, str)) else True)
+        verify = verify if isinstance(verify, (bool, str)) else True  # requests: anything else checks as True
+        key = (scheme, host, port, verify)
         headers = dict(prepared.headers)
         if "Accept-Encoding" in prepared.headers:
             headers[next(k for k in headers if k.lower() == "accept-encoding")] = _OFFERED_ENCODINGS
